@@ -1,0 +1,38 @@
+# Two commands do everything on a fresh machine:
+#   make app    set up .venv, build/update the index, start the app (for now: qa chat)
+#   make test   set up .venv and run the tests
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: app test ingest bench eval calibrate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first, pinned: 2.13.0 is the CPU build; any other version pulls a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+ingest: $(STAMP)
+	$(BIN)/qa ingest
+
+app: ingest
+	$(BIN)/python app.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+eval: ingest
+	$(BIN)/qa eval corpus/eval/aleppo.jsonl
+
+calibrate: ingest
+	$(BIN)/qa calibrate corpus/eval/aleppo.jsonl
+
+bench: ingest
+	$(BIN)/python benchmarks/latency.py
+
+clean:
+	rm -rf index

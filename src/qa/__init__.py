@@ -1,0 +1,7 @@
+"""qa: answers questions about a document corpus, citing the exact passages behind every statement."""
+
+from .answer import Answer, Citation
+from .assistant import Assistant, QuestionError, ask
+
+__all__ = ["ask", "Assistant", "Answer", "Citation", "QuestionError"]
+__version__ = "0.1.0"

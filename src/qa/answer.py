@@ -1,0 +1,340 @@
+"""The extractive answerer: picks the sentences of the retrieved passages that answer the
+question, attributes each to its source, numbers citations and verifies every one.
+
+No language model: every sentence of an answer is quoted from the passage it cites, so
+a citation can be checked by string comparison and cannot be hallucinated.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .chunking import split_sentences
+from .corpus import human_date
+from .retrieve import Passage, _stopwords, terms
+
+# Weights of the sentence score; with abstain_threshold they were chosen by
+# `qa calibrate corpus/eval/aleppo.jsonl` (see README, "Abstention").
+DENSE_WEIGHT = 0.5
+LEXICAL_WEIGHT = 0.5
+TYPE_BONUS = 0.08          # the sentence has the kind of thing asked for (a number, a date)
+RANK_BONUS = 0.04          # evidence from better-ranked passages, all else equal
+SELECTION_MARGIN = 0.12    # further sentences must score within this of the best
+MAX_EMBEDDED_CANDIDATES = 14
+CONTEXT_WEIGHT = 0.5       # question words found only in the sentence before
+COVERAGE_GAIN = 0.2        # share of the question's term weight a further sentence must add
+
+_QUANTITY_Q = re.compile(r"\b(how many|how much|number of|how large|how big|what size|toll|count)\b", re.I)
+_DATE_Q = re.compile(r"\b(when|what (day|date|month|year)|since when)\b", re.I)
+_NUMBER = re.compile(r"\b\d[\d,.]*(?:-\d[\d,.]*)?\b")
+_QUANTITY_WORDS = re.compile(r"\b(hundreds|thousands|dozens|millions|dozen|several thousand|scores)\b", re.I)
+_DATE = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|"
+                   r"December|Jan|Feb|Sept?|Oct|Nov|Dec|Monday|Tuesday|Wednesday|Thursday|Friday|"
+                   r"Saturday|Sunday|19\d\d|20\d\d)\b")
+_DENIAL = re.compile(r"\b(denied|denies|deny|dismiss(ed|ing)?|refuted|disputed|contradict\w*)\b", re.I)
+_LEADING_CONNECTIVE = re.compile(r"^(But|And|However|Yet|So|Meanwhile|Also),?\s+")
+_EARLY_PRONOUN = re.compile(r"^(\S+\s+){0,12}?(its|their|they|them|he|his|she|her|this|these|those)\b", re.I)
+_BACK_REFERENCE = re.compile(r"^(They|Their|Them|He|His|She|Her|It|Its|This|These|Those|The unit|The report)\b")
+_LOWERCASE_OK = {"the", "a", "an", "their", "its", "his", "her", "this", "these", "those", "most", "many",
+                 "some", "several", "party", "in", "on", "at", "since", "until", "after", "before", "like",
+                 "among", "under", "over", "about", "although", "both", "each", "one", "two", "three",
+                 "all", "heavy", "top", "former", "deep", "reports"}
+_MARKERS = re.compile(r"\s*\[(\d+)\]")
+_INTRODUCES_QUOTE = re.compile(r"\b(said|says|stated|added|wrote|told [\w ]{1,30}|declared|warned)[.:]$")
+
+ABSTAIN_TEXT = "The corpus does not say. None of the indexed passages answers this question"
+
+
+@dataclass
+class Citation:
+    number: int
+    text: str            # the full passage text that was cited
+    source: str          # "The Guardian — Iran hails victory in Aleppo… (2016-12-14)"
+    path: str            # corpus file the passage comes from
+    start: int           # offsets of the passage in that file's original text
+    end: int
+    title: str = ""
+    publisher: str = ""
+    date: str = ""
+    url: str = ""
+    highlights: list[tuple[int, int]] = field(default_factory=list)  # sentences relied on, offsets in text
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["highlights"] = [list(span) for span in self.highlights]
+        return data
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    citations: list[Citation]
+    abstained: bool
+    conflict: bool = False
+    standalone_question: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"question": self.question, "standalone_question": self.standalone_question,
+                "text": self.text, "abstained": self.abstained, "conflict": self.conflict,
+                "citations": [c.to_dict() for c in self.citations], "timings_ms": self.timings_ms}
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass
+class _Candidate:
+    passage_rank: int
+    passage: Passage
+    start: int   # sentence offsets in passage.text
+    end: int
+    text: str
+    lexical: float = 0.0
+    dense: float = 0.0
+    bonus: float = 0.0
+    terms: frozenset[str] = frozenset()
+
+    @property
+    def score(self) -> float:
+        return DENSE_WEIGHT * self.dense + LEXICAL_WEIGHT * self.lexical + self.bonus
+
+
+def attribution(passage: Passage) -> str:
+    """'The Guardian (14 December 2016)' for a passage's source."""
+    meta = passage.metadata
+    who = meta.get("publisher") or meta.get("title") or passage.doc_id
+    when = human_date(str(meta.get("date", "")))
+    return f"{who} ({when})" if when else str(who)
+
+
+def _normalize(text: str) -> str:
+    return " ".join(text.replace("\u00a0", " ").split()).lower()
+
+
+def _quantities(text: str) -> set[str]:
+    found = {m.group().rstrip(".,").replace(",", "") for m in _NUMBER.finditer(text)
+             if not re.fullmatch(r"(19|20)\d\d", m.group())}
+    found |= {m.group().lower() for m in _QUANTITY_WORDS.finditer(text)}
+    return found
+
+
+class ExtractiveAnswerer:
+    """Selects, attributes and cites sentences. `embed` maps texts to unit vectors."""
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], idf: Callable[[str], float],
+                 abstain_threshold: float, max_sentences: int) -> None:
+        self._embed = embed
+        self._idf = idf
+        self.abstain_threshold = abstain_threshold
+        self.max_sentences = max_sentences
+
+    # Scoring -----------------------------------------------------------------------
+    def candidates(self, question: str, query_vector: np.ndarray, passages: Sequence[Passage]) -> list[_Candidate]:
+        """Every distinct sentence of the passages, scored against the question."""
+        q_terms = set(terms(question))
+        q_weight = sum(self._idf(t) for t in q_terms) or 1.0
+        wants_quantity = bool(_QUANTITY_Q.search(question))
+        wants_date = bool(_DATE_Q.search(question))
+        seen: set[str] = set()
+        found: list[_Candidate] = []
+        for rank, passage in enumerate(passages):
+            previous_terms: set[str] = set()
+            for start, end in split_sentences(passage.text):
+                text = passage.text[start:end]
+                s_terms = set(terms(text))
+                context_terms, previous_terms = previous_terms, s_terms
+                key = _normalize(text)
+                if key in seen or len(key) < 12:
+                    continue
+                seen.add(key)
+                cand = _Candidate(rank, passage, start, end, text)
+                cand.terms = frozenset(s_terms & q_terms)
+                # Words of the sentence before count half: "Hezbollah ... . Party loyalists say
+                # at least 1,600 of its fighters ..." answers a question about Hezbollah.
+                from_context = (q_terms & context_terms) - s_terms if _EARLY_PRONOUN.search(text) else set()
+                cand.lexical = (sum(self._idf(t) for t in q_terms & s_terms)
+                                + CONTEXT_WEIGHT * sum(self._idf(t) for t in from_context)) / q_weight
+                if wants_quantity and (_NUMBER.search(text) or _QUANTITY_WORDS.search(text)):
+                    cand.bonus += TYPE_BONUS
+                if wants_date and _DATE.search(text):
+                    cand.bonus += TYPE_BONUS
+                cand.bonus += RANK_BONUS / (1 + rank)
+                found.append(cand)
+        # Embedding every sentence costs ~3 ms each on 2 cores: embed the most promising.
+        found.sort(key=lambda c: c.lexical + c.bonus, reverse=True)
+        shortlist = found[:MAX_EMBEDDED_CANDIDATES]
+        if shortlist:
+            vectors = self._embed([c.text for c in shortlist])
+            for cand, vector in zip(shortlist, vectors):
+                cand.dense = float(np.dot(query_vector, vector))
+        shortlist.sort(key=lambda c: c.score, reverse=True)
+        return shortlist
+
+    def evidence_score(self, candidates: Sequence[_Candidate]) -> float:
+        return candidates[0].score if candidates else 0.0
+
+    # Selection -----------------------------------------------------------------------
+    def select(self, question: str, candidates: list[_Candidate]) -> tuple[list[_Candidate], bool]:
+        """The sentences to answer with, in reading order per source, and whether they conflict."""
+        best = candidates[0]
+        floor = max(self.abstain_threshold, best.score - SELECTION_MARGIN)
+        chosen = [best]
+        covered = set(best.terms)
+        q_weight = sum(self._idf(t) for t in terms(question)) or 1.0
+        wants_quantity = bool(_QUANTITY_Q.search(question))
+        for cand in candidates[1:]:
+            if len(chosen) >= self.max_sentences:
+                break
+            # A sentence that covers question words the chosen ones miss (the second half of a
+            # two-part question) may score lower and still belong in the answer.
+            gain = sum(self._idf(t) for t in cand.terms - covered) / q_weight
+            if cand.score >= floor or (gain >= COVERAGE_GAIN and cand.score >= best.score - 2 * SELECTION_MARGIN):
+                chosen.append(cand)
+                covered |= cand.terms
+        conflict = False
+        if wants_quantity:
+            # Make sure a differing figure from another sentence is shown, not hidden.
+            figures = {frozenset(_quantities(c.text)) for c in chosen if _quantities(c.text)}
+            for cand in candidates[1:]:
+                if cand in chosen or not _quantities(cand.text):
+                    continue
+                on_topic = cand.lexical >= 0.75 * best.lexical
+                if on_topic and cand.score >= best.score - SELECTION_MARGIN and frozenset(_quantities(cand.text)) not in figures:
+                    if len(chosen) >= self.max_sentences + 1:
+                        break
+                    chosen.append(cand)
+                    figures.add(frozenset(_quantities(cand.text)))
+            conflict = len(figures) > 1
+        denials = [c for c in chosen if _DENIAL.search(c.text)]
+        if denials and any(c.passage.doc_id != denials[0].passage.doc_id or not _DENIAL.search(c.text) for c in chosen):
+            conflict = True
+        chosen = self._with_context(chosen)
+        return chosen, conflict
+
+    def _with_context(self, chosen: list[_Candidate]) -> list[_Candidate]:
+        """A sentence that starts with 'They'/'Its'... comes with the sentence it refers back to;
+        one that ends '... said.' comes with the quotation that follows."""
+        result = list(chosen)
+        for cand in chosen:
+            spans = split_sentences(cand.passage.text)
+            index = next((i for i, s in enumerate(spans) if s[0] == cand.start), None)
+            if index is None:
+                continue
+            neighbours = []
+            if (_BACK_REFERENCE.match(cand.text) or _EARLY_PRONOUN.search(cand.text)) and index > 0:
+                neighbours.append(spans[index - 1])
+            if _INTRODUCES_QUOTE.search(cand.text) and index + 1 < len(spans):
+                neighbours.append(spans[index + 1])
+            for start, end in neighbours:
+                if not any(c.passage is cand.passage and c.start == start for c in result):
+                    result.append(_Candidate(cand.passage_rank, cand.passage, start, end, cand.passage.text[start:end]))
+        return result
+
+    # Composition ----------------------------------------------------------------------
+    def answer(self, question: str, query_vector: np.ndarray, passages: Sequence[Passage],
+               display_question: str | None = None) -> Answer:
+        candidates = self.candidates(question, query_vector, passages)
+        score = self.evidence_score(candidates)
+        if not candidates or score < self.abstain_threshold:
+            return abstention(display_question or question)
+        chosen, conflict = self.select(question, candidates)
+        return compose(display_question or question, chosen, conflict)
+
+
+def abstention(question: str) -> Answer:
+    return Answer(question=question, text=f"{ABSTAIN_TEXT}: “{question.strip()}”.", citations=[], abstained=True)
+
+
+def _sentence_body(text: str, lead: bool) -> str:
+    """The quoted sentence, adapted to follow 'According to X, '."""
+    if not lead:
+        return text
+    text = _LEADING_CONNECTIVE.sub("", text)
+    first = text.split(" ", 1)[0]
+    if (first.lower() in _LOWERCASE_OK or first.lower() in _stopwords()) and first[:1].isupper() and not first.isupper():
+        text = first.lower() + text[len(first):]
+    return text
+
+
+def _with_marker(sentence: str, number: int) -> str:
+    """'... troops.' -> '... troops [1].'; '... advisers.”' -> '... advisers.” [1]'."""
+    sentence = sentence.rstrip()
+    marker = f" [{number}]"
+    if re.search(r"[.!?]$", sentence):
+        return sentence[:-1] + marker + sentence[-1]
+    if re.search(r"[.!?][\"”’)]+$", sentence):
+        return sentence + marker
+    return sentence + marker + "."
+
+
+def compose(question: str, chosen: list[_Candidate], conflict: bool) -> Answer:
+    """Group sentences by passage (best passage first), attribute, number and verify."""
+    order: list[Passage] = []
+    for cand in chosen:
+        if all(p is not cand.passage for p in order):
+            order.append(cand.passage)
+    # Passages of one document are told together, under one attribution.
+    first_seen: dict[str, int] = {}
+    for i, passage in enumerate(order):
+        first_seen.setdefault(passage.doc_id, i)
+    order.sort(key=lambda p: (first_seen[p.doc_id], p.clean_start))
+    citations: list[Citation] = []
+    parts: list[str] = ["Sources disagree on this."] if conflict else []
+    attributed: set[str] = set()
+    for number, passage in enumerate(order, start=1):
+        sentences = sorted((c for c in chosen if c.passage is passage), key=lambda c: c.start)
+        for cand in sentences:
+            lead = passage.doc_id not in attributed
+            body = _sentence_body(cand.text, lead)
+            if lead:
+                body = f"According to {attribution(passage)}, {body}"
+                attributed.add(passage.doc_id)
+            parts.append(_with_marker(body, number))
+        citations.append(Citation(
+            number=number, text=passage.text, source=passage.source, path=str(passage.metadata.get("path") or passage.doc_id),
+            start=passage.start, end=passage.end, title=str(passage.metadata.get("title", "")),
+            publisher=str(passage.metadata.get("publisher", "")), date=str(passage.metadata.get("date", "")),
+            url=str(passage.metadata.get("url", "")), highlights=[(c.start, c.end) for c in sentences]))
+    answer = Answer(question=question, text=" ".join(parts), citations=citations, abstained=False, conflict=conflict)
+    verify(answer)
+    return answer
+
+
+def parse_markers(text: str) -> list[tuple[str, list[int]]]:
+    """Split an answer into (sentence, [citation numbers]) pairs."""
+    pieces: list[tuple[str, list[int]]] = []
+    for sentence in re.split(r"(?<=[.!?\]])\s+(?=[A-Z“\"])", text.strip()):
+        numbers = [int(n) for n in _MARKERS.findall(sentence)]
+        pieces.append((_MARKERS.sub("", sentence).strip(), numbers))
+    return pieces
+
+
+class CitationError(AssertionError):
+    """An answer cites something it must not: a number not shown, or text not in the passage."""
+
+
+def verify(answer: Answer) -> None:
+    """Every marker names a citation that is shown, and each highlighted sentence really is
+    in the cited passage. Raises CitationError otherwise."""
+    numbers = {c.number for c in answer.citations}
+    used = {int(n) for n in _MARKERS.findall(answer.text)}
+    if used - numbers:
+        raise CitationError(f"answer cites {sorted(used - numbers)} but shows only {sorted(numbers)}")
+    if numbers - used:
+        raise CitationError(f"citations {sorted(numbers - used)} are shown but never cited")
+    for citation in answer.citations:
+        for start, end in citation.highlights:
+            quoted = citation.text[start:end]
+            body = _normalize(_LEADING_CONNECTIVE.sub("", quoted))[:-1]
+            if body not in _normalize(answer.text):
+                raise CitationError(f"[{citation.number}] is cited for a sentence the answer does not quote")
+
+
+__all__ = ["Answer", "Citation", "ExtractiveAnswerer", "CitationError", "parse_markers", "verify",
+           "abstention", "attribution", "ABSTAIN_TEXT"]

@@ -1,0 +1,202 @@
+"""The `qa` command: ingest, ask, chat, eval, calibrate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+EXAMPLES = """\
+examples:
+  qa ingest                      build or update the index of corpus/
+  qa ask "How many Hezbollah fighters had died in Syria?"
+  qa ask "Who commands the Quds Force?" --json
+  qa chat                        a conversation in the terminal (follow-ups work)
+  qa eval corpus/eval/aleppo.jsonl
+  QA_TOP_K=8 qa ask "..."        any setting: QA_<NAME> variable or qa.toml
+
+exit codes: 0 ok, 1 error, 2 bad question or usage
+"""
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in ("bm25s", "chromadb", "httpx", "sentence_transformers", "transformers", "llama_index"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Ask questions about a document corpus; "
+                                     "every statement in an answer cites the passage it comes from.",
+                                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", metavar="DIR", help="corpus folder (QA_CORPUS_DIR, default corpus)")
+    parser.add_argument("--index", metavar="DIR", help="index folder (QA_INDEX_DIR, default index)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ingest = sub.add_parser("ingest", help="build or update the index (only changed files are embedded)")
+    ingest.add_argument("--rebuild", action="store_true", help="re-embed everything from scratch")
+
+    def answer_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--top-k", type=int, help="passages retrieved (QA_TOP_K, default 5)")
+        p.add_argument("--mode", choices=("hybrid", "dense", "keyword"), help="retrieval (QA_RETRIEVAL_MODE)")
+
+    ask = sub.add_parser("ask", help="answer one question", epilog='example: qa ask "Was Soleimani wounded?" --json')
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON (Answer.to_dict())")
+    ask.add_argument("--history", metavar="JSON", help='earlier turns: [["question", "answer"], ...]')
+    answer_options(ask)
+
+    chat = sub.add_parser("chat", help="a conversation in the terminal")
+    answer_options(chat)
+
+    evaluate = sub.add_parser("eval", help="run evaluation sets and print scores")
+    evaluate.add_argument("paths", nargs="+", type=Path)
+    evaluate.add_argument("--json", metavar="FILE", type=Path, help="write per-question results")
+    answer_options(evaluate)
+
+    calibrate = sub.add_parser("calibrate", help="choose the abstention threshold from an evaluation set")
+    calibrate.add_argument("path", type=Path)
+    return parser
+
+
+def _assistant(args: argparse.Namespace):
+    from .assistant import Assistant
+    from .config import load_settings
+
+    overrides = {"corpus_dir": args.corpus, "index_dir": args.index,
+                 "top_k": getattr(args, "top_k", None), "retrieval_mode": getattr(args, "mode", None)}
+    return Assistant(load_settings(**{k: v for k, v in overrides.items() if v is not None}))
+
+
+def _print_answer(answer, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    print(answer.text)
+    for c in answer.citations:
+        print(f"\n[{c.number}] {c.source}\n    {c.path}, characters {c.start}-{c.end}")
+        for start, end in c.highlights:
+            print(f"    “{c.text[start:end]}”")
+
+
+def _cmd_ingest(args) -> int:
+    bot = _assistant(args)
+    report = bot.ingest(rebuild=args.rebuild)
+    print(report.summary())
+    return 0
+
+
+def _cmd_ask(args) -> int:
+    history = None
+    if args.history:
+        try:
+            history = json.loads(args.history)
+        except json.JSONDecodeError as exc:
+            print(f"qa: --history is not valid JSON ({exc.msg})", file=sys.stderr)
+            return 2
+    answer = _assistant(args).ask(args.question, history=history)
+    _print_answer(answer, args.json)
+    return 0
+
+
+def _cmd_chat(args) -> int:
+    from .assistant import QuestionError
+
+    bot = _assistant(args)
+    history: list[tuple[str, str]] = []
+    print("Ask about the corpus. Empty line or Ctrl-D ends; /new starts a new conversation.")
+    while True:
+        try:
+            question = input("\nyou> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not question:
+            return 0
+        if question == "/new":
+            history.clear()
+            print("(new conversation)")
+            continue
+        try:
+            answer = bot.ask(question, history=history)
+        except QuestionError as exc:
+            print(f"qa: {exc}")
+            continue
+        print()
+        _print_answer(answer, as_json=False)
+        history.append((question, answer.text))
+
+
+def _cmd_eval(args) -> int:
+    from .evaluate import load_eval_set, run
+
+    bot = _assistant(args)
+    bot.retriever()
+    status = 0
+    combined = []
+    for path in args.paths:
+        items = load_eval_set(path)
+        report = run(items, bot.ask, progress=sys.stderr.isatty())
+        print(f"\n{path}\n{report.table()}")
+        combined.extend(report.results)
+        failed = [r for r in report.results if r.error]
+        for r in failed:
+            print(f"  error in {r.item.id} (line {r.item.line}): {r.error}", file=sys.stderr)
+    if args.json:
+        rows = [{"id": r.item.id, "type": r.item.type, "question": r.item.question, "key_facts": r.key_facts,
+                 "gold_cited": r.gold_cited, "abstained": r.abstained, "latency_ms": r.latency_ms,
+                 "error": r.error, "answer": r.answer} for r in combined]
+        args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
+    return status
+
+
+def _cmd_calibrate(args) -> int:
+    from .calibrate import calibrate
+
+    print(calibrate(_assistant(args), args.path))
+    return 0
+
+
+COMMANDS = {"ingest": _cmd_ingest, "ask": _cmd_ask, "chat": _cmd_chat, "eval": _cmd_eval,
+            "calibrate": _cmd_calibrate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="qa: %(message)s")
+    _quiet_libraries()
+    from .assistant import QuestionError
+    from .config import ConfigError
+    from .evaluate import EvalSetError
+    from .index import IndexError
+
+    try:
+        return COMMANDS[args.command](args)
+    except QuestionError as exc:
+        print(f"qa: {exc}", file=sys.stderr)
+        return 2
+    except (ConfigError, EvalSetError) as exc:
+        print(f"qa: {exc}", file=sys.stderr)
+        return 2
+    except IndexError as exc:
+        print(f"qa: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""One Settings object: defaults < qa.toml < QA_* environment variables < call overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "QA_"
+RETRIEVAL_MODES = ("hybrid", "dense", "keyword")
+ANSWERERS = ("extractive",)
+
+
+class ConfigError(ValueError):
+    """A setting has a value qa cannot use; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    # Retrieval
+    top_k: int = 5
+    retrieval_mode: str = "hybrid"
+    candidates_per_retriever: int = 10
+    # Chunking: measured in tiktoken cl100k tokens. all-MiniLM-L6-v2 truncates at 256
+    # word pieces; 170 cl100k tokens plus the title header stays under that on real
+    # text (tests/test_chunking.py checks every shipped chunk with the model's tokenizer).
+    chunk_tokens: int = 170
+    chunk_overlap_tokens: int = 40
+    # Answering
+    answerer: str = "extractive"
+    max_answer_sentences: int = 3
+    # Abstain when the best evidence scores below this. Calibrated, not guessed:
+    # `qa calibrate corpus/eval/aleppo.jsonl` prints the table this value comes from.
+    abstain_threshold: float = 0.45
+    max_question_chars: int = 2000
+    # Ingest
+    auto_ingest: bool = True
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.retrieval_mode not in RETRIEVAL_MODES:
+            raise ConfigError(
+                f"retrieval_mode={self.retrieval_mode!r} is not one of {', '.join(RETRIEVAL_MODES)} "
+                f"(set QA_RETRIEVAL_MODE or retrieval_mode in qa.toml)"
+            )
+        if self.answerer not in ANSWERERS:
+            raise ConfigError(f"answerer={self.answerer!r} is not one of {', '.join(ANSWERERS)}")
+        for name in ("top_k", "candidates_per_retriever", "chunk_tokens", "max_answer_sentences", "max_question_chars"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.chunk_overlap_tokens < self.chunk_tokens:
+            raise ConfigError("chunk_overlap_tokens must be at least 0 and smaller than chunk_tokens")
+
+    def replace(self, **overrides: Any) -> "Settings":
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in overrides.items()})
+
+    def chunker_config(self) -> dict[str, Any]:
+        return {"name": "qa.sentence-packer/1", "chunk_tokens": self.chunk_tokens,
+                "chunk_overlap_tokens": self.chunk_overlap_tokens, "tokenizer": "cl100k_base"}
+
+
+def _field_types() -> dict[str, Any]:
+    return {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = _field_types()[name]
+    try:
+        if kind == "Path":
+            return Path(value)
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "bool":
+            if isinstance(value, str):
+                if value.strip().lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.strip().lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name} expects {kind}, got {value!r}") from None
+
+
+def load_settings(config_file: Path | None = None, environ: Mapping[str, str] | None = None,
+                  **overrides: Any) -> Settings:
+    """Resolve settings: defaults < qa.toml (or QA_CONFIG) < QA_* variables < overrides."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = config_file or Path(environ.get("QA_CONFIG", "qa.toml"))
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        values.update(data.get("qa", data))
+    known = _field_types()
+    for name in known:
+        env_name = ENV_PREFIX + name.upper()
+        if env_name in environ:
+            values[name] = environ[env_name]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings().replace(**values)
+
+
+__all__ = ["Settings", "ConfigError", "load_settings", "RETRIEVAL_MODES", "ANSWERERS"]

@@ -1,0 +1,421 @@
+"""Build and update the Chroma index in index/: manifest, incremental, built aside then swapped.
+
+Layout:
+    index/CURRENT              name of the build readers use (replaced atomically)
+    index/builds/<name>/       chroma/ (persistent store), bm25/, manifest.json
+    index/.lock                held by the one writer
+
+An update copies the current build, applies the changes to the copy, and only then
+points CURRENT at it: a failed or killed ingest leaves the previous build in use.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from .chunking import Chunk, chunk_document
+from .config import Settings
+from .corpus import Document, SkippedFile, corpus_files, load_corpus
+
+log = logging.getLogger("qa")
+
+MANIFEST_FORMAT = 1
+COLLECTION = "qa_chunks"
+_VERSIONED = ("llama-index-core", "llama-index-vector-stores-chroma", "llama-index-retrievers-bm25",
+              "chromadb", "tiktoken", "sentence-transformers", "torch")
+# Node metadata that only the UI and citations need; kept out of the embedded text.
+_HEADER_KEYS = ("title",)
+
+
+class IndexError(RuntimeError):  # noqa: A001 - qa.index.IndexError reads naturally
+    """The index is missing, unusable or busy; the message says what to run."""
+
+
+class IndexBusy(IndexError):
+    pass
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    chunks: int = 0
+    embedded: int = 0
+    rebuilt: bool = False
+    reason: str = ""
+    seconds: float = 0.0
+    build: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed or self.rebuilt)
+
+    def summary(self) -> str:
+        lines = [f"index {'rebuilt' if self.rebuilt else 'updated' if self.changed else 'up to date'}"
+                 f"{f' ({self.reason})' if self.reason else ''}: {self.chunks} chunks from "
+                 f"{len(self.added) + len(self.updated) + len(self.unchanged)} files; "
+                 f"{len(self.added)} added, {len(self.updated)} changed, {len(self.removed)} removed, "
+                 f"{self.embedded} chunks embedded in {self.seconds:.1f} s"]
+        lines += [f"warning: {s}" for s in self.skipped]
+        return "\n".join(lines)
+
+
+def library_versions() -> dict[str, str]:
+    found = {}
+    for name in _VERSIONED:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def build_fingerprint(settings: Settings) -> dict[str, Any]:
+    """What must match for an index to be reused: model, chunker, manifest format."""
+    from .embedding import model_info
+
+    return {"format": MANIFEST_FORMAT, "embedding_model": model_info(), "chunker": settings.chunker_config()}
+
+
+def chroma_client(path: Path):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+
+
+def chunk_to_node(chunk: Chunk, source: str):
+    from llama_index.core.schema import TextNode
+
+    meta = chunk.metadata
+    metadata = {
+        "doc_id": chunk.doc_id, "chunk_index": chunk.index, "title": str(meta.get("title", "")),
+        "publisher": str(meta.get("publisher", "")), "date": str(meta.get("date", "")),
+        "url": str(meta.get("url", "")), "authors": ", ".join(meta.get("authors", []) or []),
+        "source": source, "start": chunk.start, "end": chunk.end,
+        "clean_start": chunk.clean_start, "clean_end": chunk.clean_end,
+    }
+    excluded = [k for k in metadata if k not in _HEADER_KEYS]
+    return TextNode(id_=chunk.id, text=chunk.text, metadata=metadata,
+                    excluded_embed_metadata_keys=excluded, excluded_llm_metadata_keys=excluded,
+                    metadata_template="{value}", text_template="{metadata_str}\n\n{content}")
+
+
+def embed_text(node) -> str:
+    """The text embedded for a chunk: its document title as a header, then the chunk."""
+    from llama_index.core.schema import MetadataMode
+
+    return node.get_content(metadata_mode=MetadataMode.EMBED)
+
+
+class CorpusIndex:
+    """The on-disk index of one corpus: status, ingest, and the current build's paths."""
+
+    def __init__(self, settings: Settings, progress: Callable[[int, int], None] | None = None) -> None:
+        self.settings = settings
+        self.root = Path(settings.index_dir)
+        self.corpus_dir = Path(settings.corpus_dir)
+        self._progress = progress
+
+    # Locations ---------------------------------------------------------------
+    @property
+    def builds_dir(self) -> Path:
+        return self.root / "builds"
+
+    def current_build(self) -> Path | None:
+        pointer = self.root / "CURRENT"
+        try:
+            name = pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        build = self.builds_dir / name
+        return build if name and (build / "manifest.json").is_file() else None
+
+    def manifest(self, build: Path | None = None) -> dict[str, Any] | None:
+        build = build or self.current_build()
+        if build is None:
+            return None
+        path = build / "manifest.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+                raise ValueError("missing 'files'")
+            return data
+        except (OSError, ValueError) as exc:
+            raise IndexError(f"the index manifest {path} is unreadable ({exc}); "
+                             f"rebuild it with: qa ingest --rebuild") from None
+
+    # Status ------------------------------------------------------------------
+    def status(self) -> tuple[str, str]:
+        """('missing' | 'incompatible' | 'stale' | 'current', explanation)."""
+        manifest = self.manifest()
+        if manifest is None:
+            return "missing", f"no index in {self.root}"
+        expected = build_fingerprint(self.settings)
+        if manifest.get("fingerprint") != expected:
+            return "incompatible", "the index was built with another embedding model or chunker"
+        files, _ = corpus_files(self.corpus_dir)
+        on_disk = {p.relative_to(self.corpus_dir).as_posix(): p for p in files}
+        indexed = manifest["files"]
+        if set(on_disk) != set(indexed):
+            return "stale", "files were added or removed"
+        for doc_id, path in on_disk.items():
+            entry = indexed[doc_id]
+            try:
+                stat = path.stat()
+            except OSError:
+                return "stale", f"{doc_id} cannot be read"
+            if entry.get("size") != stat.st_size or entry.get("mtime_ns") != stat.st_mtime_ns:
+                return "stale", f"{doc_id} changed"
+        return "current", f"{len(indexed)} files, {manifest.get('chunks', 0)} chunks"
+
+    # Writing -----------------------------------------------------------------
+    @contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock_path = self.root / ".lock"
+        with open(lock_path, "a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise IndexBusy(f"another ingest ({holder}) is updating {self.root}; "
+                                f"wait for it to finish and try again") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}")
+            handle.flush()
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                handle.truncate()
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def ingest(self, rebuild: bool = False) -> IngestReport:
+        """Bring the index up to date with the corpus: only new or changed files are embedded."""
+        started = time.perf_counter()
+        with self._write_lock():
+            report = self._ingest_locked(rebuild)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _ingest_locked(self, rebuild: bool) -> IngestReport:
+        loaded = load_corpus(self.corpus_dir)
+        report = IngestReport(skipped=loaded.skipped)
+        fingerprint = build_fingerprint(self.settings)
+        current = self.current_build()
+        manifest = None
+        if current is not None and not rebuild:
+            try:
+                manifest = self.manifest(current)
+            except IndexError as exc:
+                log.warning("%s; rebuilding", exc)
+                report.reason = "unreadable manifest"
+        if rebuild:
+            report.reason = "--rebuild"
+        elif manifest is not None and manifest.get("fingerprint") != fingerprint:
+            report.reason = "embedding model or chunker changed"
+            manifest = None
+        elif current is None:
+            report.reason = "no index yet"
+        report.rebuilt = manifest is None
+
+        docs = {doc.doc_id: doc for doc in loaded.documents}
+        indexed: dict[str, Any] = manifest["files"] if manifest else {}
+        for doc_id, doc in docs.items():
+            if doc_id not in indexed:
+                report.added.append(doc_id)
+            elif indexed[doc_id]["sha256"] != doc.sha256:
+                report.updated.append(doc_id)
+            else:
+                report.unchanged.append(doc_id)
+        report.removed = sorted(set(indexed) - set(docs))
+        if not report.rebuilt and not report.changed:
+            report.chunks = int(manifest.get("chunks", 0))
+            report.build = current.name
+            if self._stat_refresh_needed(manifest, docs):
+                self._refresh_stats(current, manifest, docs)
+            return report
+
+        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        staging = self.builds_dir / f"{name}.partial"
+        self.builds_dir.mkdir(parents=True, exist_ok=True)
+        self._remove_abandoned()
+        try:
+            if not report.rebuilt:
+                shutil.copytree(current / "chroma", staging / "chroma")
+            else:
+                staging.mkdir(parents=True)
+            files = self._apply_changes(staging, docs, indexed, report)
+            new_manifest = {"fingerprint": fingerprint, "versions": library_versions(),
+                            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "collection": COLLECTION,
+                            "chunks": report.chunks, "files": files}
+            _write_json(staging / "manifest.json", new_manifest)
+            final = self.builds_dir / name
+            os.replace(staging, final)
+            _fsync_dir(self.builds_dir)
+            _atomic_write(self.root / "CURRENT", name)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        report.build = name
+        self._remove_old_builds(keep={name, current.name if current else ""})
+        return report
+
+    def _apply_changes(self, staging: Path, docs: dict[str, Document], indexed: dict[str, Any],
+                       report: IngestReport) -> dict[str, Any]:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        client = chroma_client(staging / "chroma")
+        try:
+            collection = client.get_or_create_collection(COLLECTION, metadata={"hnsw:space": "cosine"})
+            for doc_id in report.removed + report.updated:
+                collection.delete(where={"doc_id": doc_id})
+            to_embed = [docs[d] for d in report.added + report.updated]
+            nodes = []
+            chunk_counts: dict[str, int] = {}
+            for doc in to_embed:
+                chunks = chunk_document(doc, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
+                chunk_counts[doc.doc_id] = len(chunks)
+                nodes.extend(chunk_to_node(c, doc.source) for c in chunks)
+            self._embed(nodes)
+            store = ChromaVectorStore(chroma_collection=collection)
+            if nodes:
+                store.add(nodes)
+            report.embedded = len(nodes)
+            report.chunks = collection.count()
+            build_bm25(collection, staging / "bm25")
+        finally:
+            client.close()
+        files = {}
+        for doc_id, doc in docs.items():
+            stat = doc.path.stat()
+            previous = indexed.get(doc_id, {})
+            files[doc_id] = {
+                "sha256": doc.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                "title": doc.title, "publisher": doc.metadata.get("publisher", ""),
+                "date": doc.metadata.get("date", ""),
+                "chunks": chunk_counts.get(doc_id, previous.get("chunks", 0)),
+            }
+        return files
+
+    def _embed(self, nodes: list) -> None:
+        if not nodes:
+            return
+        from .embedding import load_embedder
+
+        embedder = load_embedder()
+        texts = [embed_text(n) for n in nodes]
+        batch = 32
+        bar = None
+        if self.settings.progress and self._progress is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), desc="embedding chunks", unit="chunk")
+        try:
+            for start in range(0, len(texts), batch):
+                vectors = embedder.get_text_embedding_batch(texts[start:start + batch])
+                for node, vector in zip(nodes[start:start + batch], vectors):
+                    node.embedding = vector
+                done = min(start + batch, len(texts))
+                if bar is not None:
+                    bar.update(done - bar.n)
+                if self._progress is not None:
+                    self._progress(done, len(texts))
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _stat_refresh_needed(self, manifest: dict[str, Any], docs: dict[str, Document]) -> bool:
+        for doc_id, doc in docs.items():
+            entry = manifest["files"].get(doc_id, {})
+            stat = doc.path.stat()
+            if entry.get("size") != stat.st_size or entry.get("mtime_ns") != stat.st_mtime_ns:
+                return True
+        return False
+
+    def _refresh_stats(self, build: Path, manifest: dict[str, Any], docs: dict[str, Document]) -> None:
+        """Content unchanged but touched: record the new mtimes so status() stays cheap."""
+        for doc_id, doc in docs.items():
+            stat = doc.path.stat()
+            manifest["files"][doc_id].update(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+        _write_json(build / "manifest.json", manifest)
+
+    def _remove_abandoned(self) -> None:
+        for partial in self.builds_dir.glob("*.partial"):
+            shutil.rmtree(partial, ignore_errors=True)
+
+    def _remove_old_builds(self, keep: set[str]) -> None:
+        # The previous build is kept: a reader that opened it before the swap may still use it.
+        for build in self.builds_dir.iterdir():
+            if build.name not in keep:
+                shutil.rmtree(build, ignore_errors=True)
+
+
+def build_bm25(collection, path: Path) -> None:
+    """Keyword index over every chunk of the collection, persisted beside it."""
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    from .retrieve import document_frequencies
+
+    nodes = all_nodes(collection)
+    path.mkdir(parents=True, exist_ok=True)
+    _write_json(path.parent / "terms.json", document_frequencies([n.get_content() for n in nodes]))
+    if not nodes:
+        return
+    retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(10, len(nodes)))
+    retriever.persist(str(path))
+
+
+def all_nodes(collection) -> list:
+    from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+    got = collection.get(include=["documents", "metadatas"])
+    nodes = []
+    for text, metadata in zip(got["documents"], got["metadatas"]):
+        node = metadata_dict_to_node(metadata, text=text)
+        nodes.append(node)
+    nodes.sort(key=lambda n: (n.metadata["doc_id"], n.metadata["chunk_index"]))
+    return nodes
+
+
+def _write_json(path: Path, data: Any) -> None:
+    _atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+__all__ = ["CorpusIndex", "IngestReport", "IndexError", "IndexBusy", "build_fingerprint",
+           "chroma_client", "all_nodes", "COLLECTION"]

@@ -1,0 +1,199 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 keyword retrievers fused by reciprocal rank,
+overlapping chunks of one document merged into a single passage."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+from .index import COLLECTION, chroma_client
+
+_TOKEN = re.compile(r"\w\w+|\d", re.UNICODE)
+# Question words carry no topic: "How many ... did ..." should not match sentences with "many".
+_QUESTION_WORDS = {"many", "much", "what", "who", "whom", "whose", "when", "where", "which", "why",
+                   "how", "did", "does", "do", "say", "said", "tell", "according", "corpus"}
+
+
+@dataclass
+class Passage:
+    """A contiguous piece of one document: one chunk, or overlapping chunks merged."""
+    chunk_ids: list[str]
+    doc_id: str
+    text: str
+    start: int          # offsets in the original file
+    end: int
+    clean_start: int    # offsets in the cleaned text
+    clean_end: int
+    score: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        return str(self.metadata.get("source") or self.doc_id)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    """NLTK's English stopwords as shipped inside llama-index-core (no download), plus bm25s's."""
+    import llama_index.core as core
+    from bm25s.stopwords import STOPWORDS_EN
+
+    shipped = Path(core.__file__).parent / "_static" / "nltk_cache" / "corpora" / "stopwords" / "english"
+    words = set(shipped.read_text(encoding="utf-8").split()) if shipped.is_file() else set()
+    return frozenset(words | set(STOPWORDS_EN) | _QUESTION_WORDS)
+
+
+# Stems that mean the same for matching a question to a sentence ("died" / "killed").
+_SAME_MEANING = {stem: group[0] for group in (
+    ("die", "kill", "dead", "death", "fatal", "martyr", "casualti"),
+    ("wound", "injur"),
+) for stem in group}
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words (stopwords and question words removed), near-synonyms folded."""
+    stop = _stopwords()
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in stop]
+    return [_SAME_MEANING.get(stem, stem) for stem in _stemmer().stemWords(words)]
+
+
+class _MatchingOnly:
+    """BM25 returns its top k even when they share no word with the query; fusing those
+    zero-score chunks by rank would promote noise, so they are dropped here."""
+
+    def __new__(cls, inner):
+        from llama_index.core.retrievers import BaseRetriever
+
+        class MatchingOnly(BaseRetriever):
+            def _retrieve(self, query_bundle):
+                return [n for n in inner.retrieve(query_bundle) if (n.score or 0.0) > 0.0]
+
+        return MatchingOnly()
+
+
+class HybridRetriever:
+    """Opens one index build and retrieves passages from it."""
+
+    def __init__(self, build_dir: Path, embedder, settings: Settings) -> None:
+        from llama_index.core import VectorStoreIndex
+        from llama_index.retrievers.bm25 import BM25Retriever
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.build_dir = build_dir
+        self.settings = settings
+        self._embedder = embedder
+        self._client = chroma_client(build_dir / "chroma")
+        collection = self._client.get_collection(COLLECTION)
+        self.size = collection.count()
+        self._vector_index = VectorStoreIndex.from_vector_store(
+            ChromaVectorStore(chroma_collection=collection), embed_model=embedder)
+        self._bm25 = None
+        if self.size:
+            self._bm25 = BM25Retriever.from_persist_dir(str(build_dir / "bm25"))
+        self._idf = self._load_idf(build_dir / "terms.json")
+
+    def close(self) -> None:
+        self._client.close()
+
+    # Term statistics, used by the answerer to weigh question words. --------------
+    @staticmethod
+    def _load_idf(path: Path) -> dict[str, float]:
+        if not path.is_file():
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+        n = data["chunks"]
+        return {t: math.log((n + 1) / (c + 0.5)) for t, c in data["document_frequency"].items()}
+
+    def idf(self, term: str) -> float:
+        """Rarer terms weigh more; a term the corpus never uses weighs most of all."""
+        return self._idf.get(term, math.log(self.size + 2) + 1.0)
+
+    def in_corpus(self, term: str) -> bool:
+        return term in self._idf
+
+    # Retrieval ---------------------------------------------------------------------
+    def _retrievers(self, mode: str, candidates: int) -> list:
+        found = []
+        if mode in ("hybrid", "dense"):
+            found.append(self._vector_index.as_retriever(similarity_top_k=candidates))
+        if mode in ("hybrid", "keyword") and self._bm25 is not None:
+            self._bm25.similarity_top_k = min(candidates, self.size)
+            found.append(_MatchingOnly(self._bm25))
+        return found
+
+    def retrieve(self, query: str, top_k: int | None = None, mode: str | None = None,
+                 query_embedding: list[float] | None = None) -> list[Passage]:
+        from llama_index.core.llms import MockLLM
+        from llama_index.core.retrievers import QueryFusionRetriever
+        from llama_index.core.schema import QueryBundle
+
+        if not self.size:
+            return []
+        top_k = top_k or self.settings.top_k
+        mode = mode or self.settings.retrieval_mode
+        candidates = max(self.settings.candidates_per_retriever, top_k * 2)
+        retrievers = self._retrievers(mode, candidates)
+        bundle = QueryBundle(query_str=query, embedding=query_embedding)
+        if len(retrievers) == 1:
+            results = retrievers[0].retrieve(bundle)
+        else:
+            fusion = QueryFusionRetriever(retrievers, llm=MockLLM(), mode="reciprocal_rerank",
+                                          similarity_top_k=candidates, num_queries=1, use_async=False)
+            results = fusion.retrieve(bundle)
+        return merge_overlapping(results)[:top_k]
+
+
+def merge_overlapping(results: list) -> list[Passage]:
+    """Turn ranked chunks into passages; a chunk overlapping a better-ranked one of the same
+    document is merged into it, so no text is shown twice."""
+    passages: list[Passage] = []
+    for item in results:
+        node, meta = item.node, item.node.metadata
+        chunk = Passage([node.node_id], meta["doc_id"], node.get_content(), meta["start"], meta["end"],
+                        meta["clean_start"], meta["clean_end"], float(item.score or 0.0), dict(meta))
+        for passage in passages:
+            if passage.doc_id == chunk.doc_id and _overlaps(passage, chunk):
+                _absorb(passage, chunk)
+                break
+        else:
+            passages.append(chunk)
+    return passages
+
+
+def _overlaps(a: Passage, b: Passage) -> bool:
+    return a.clean_start < b.clean_end and b.clean_start < a.clean_end
+
+
+def _absorb(into: Passage, other: Passage) -> None:
+    if other.clean_start < into.clean_start:
+        into.text = other.text[: into.clean_start - other.clean_start] + into.text
+        into.clean_start, into.start = other.clean_start, other.start
+    if other.clean_end > into.clean_end:
+        into.text = into.text + other.text[len(other.text) - (other.clean_end - into.clean_end):]
+        into.clean_end, into.end = other.clean_end, other.end
+    into.chunk_ids.append(other.chunk_ids[0])
+
+
+def document_frequencies(texts: list[str]) -> dict[str, Any]:
+    """Chunk counts per term, saved beside each build for the answerer's term weights."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for term in set(terms(text)):
+            counts[term] = counts.get(term, 0) + 1
+    return {"chunks": len(texts), "document_frequency": counts}
+
+
+__all__ = ["HybridRetriever", "Passage", "merge_overlapping", "terms", "document_frequencies"]

@@ -1,0 +1,45 @@
+"""Shared fixtures: a copy of the shipped corpus and a real index built from it, in tmp dirs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa.assistant import Assistant
+from qa.config import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "corpus"
+EVAL_SET = CORPUS / "eval" / "aleppo.jsonl"
+
+
+def copy_corpus(target: Path) -> Path:
+    shutil.copytree(CORPUS, target, ignore=shutil.ignore_patterns("eval"))
+    return target
+
+
+def settings_for(tmp: Path, corpus: Path | None = None, **overrides) -> Settings:
+    return Settings(corpus_dir=corpus or tmp / "corpus", index_dir=tmp / "index", progress=False).replace(**overrides)
+
+
+@pytest.fixture(scope="session")
+def shipped(tmp_path_factory) -> Settings:
+    """Settings for a read-only index of the shipped corpus (built once per test session)."""
+    root = tmp_path_factory.mktemp("shipped")
+    settings = Settings(corpus_dir=CORPUS, index_dir=root / "index", progress=False)
+    Assistant(settings).ingest()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def assistant(shipped) -> Assistant:
+    bot = Assistant(shipped)
+    yield bot
+    bot.close()
+
+
+@pytest.fixture()
+def corpus_copy(tmp_path) -> Path:
+    return copy_corpus(tmp_path / "corpus")
