@@ -33,11 +33,10 @@ def evidence_scores(assistant, path: Path) -> list[tuple[str, bool, float]]:
 
 
 def _accuracy(rows: list[tuple[str, bool, float]], threshold: float) -> float:
-    """Balanced accuracy: answerable answered and unanswerable abstained count equally."""
-    answerable = [s >= threshold for _, ok, s in rows if ok]
-    unanswerable = [s < threshold for _, ok, s in rows if not ok]
-    parts = [sum(x) / len(x) for x in (answerable, unanswerable) if x]
-    return sum(parts) / len(parts)
+    """Share of questions handled right: answerable ones answered, unanswerable ones abstained.
+    Each question counts once; a needless abstention costs as much as a wrong answer."""
+    right = sum(1 for _, ok, s in rows if (s >= threshold) == ok)
+    return right / len(rows)
 
 
 def best_threshold(rows: list[tuple[str, bool, float]]) -> float:
@@ -52,7 +51,7 @@ def calibrate(assistant, path: Path) -> str:
     chosen = best_threshold(rows)
     hits = sum(1 for i in range(len(rows))
                if (rows[i][2] >= best_threshold(rows[:i] + rows[i + 1:])) == rows[i][1])
-    lines = [f"{'threshold':>9}  {'answered (answerable)':>22}  {'abstained (unanswerable)':>25}  balanced accuracy"]
+    lines = [f"{'threshold':>9}  {'answered (answerable)':>22}  {'abstained (unanswerable)':>25}  accuracy"]
     for t in sorted({round(x, 2) for x in np.arange(0.30, 0.80, 0.05)} | {round(chosen, 3)}):
         answered = [s >= t for _, ok, s in rows if ok]
         abstained = [s < t for _, ok, s in rows if not ok]
