@@ -26,6 +26,7 @@ RANK_BONUS = 0.04          # evidence from better-ranked passages, all else equa
 SELECTION_MARGIN = 0.12    # further sentences must score within this of the best
 MAX_EMBEDDED_CANDIDATES = 14
 CONTEXT_WEIGHT = 0.5       # question words found only in the sentence before
+ANSWER_TYPE_MARGIN = 0.06  # one sentence this close to the best must supply what is asked
 COVERAGE_GAIN = 0.2        # share of the question's term weight a further sentence must add
 
 _QUANTITY_Q = re.compile(r"\b(how many|how much|number of|how large|how big|what size|toll|count)\b", re.I)
@@ -99,6 +100,7 @@ class _Candidate:
     dense: float = 0.0
     bonus: float = 0.0
     terms: frozenset[str] = frozenset()
+    supplies: bool = False   # has the kind of thing the question asks for (a new name, number, date)
 
     @property
     def score(self) -> float:
@@ -117,6 +119,52 @@ def _normalize(text: str) -> str:
     return " ".join(text.replace("\u00a0", " ").split()).lower()
 
 
+_ENTITY_Q = re.compile(r"^\s*(who|whom|whose|which|name)\b|\b(what|which) (\w+ ){0,2}(name|agency|country|"
+                       r"countries|group|unit|city|town|minister|official|general|commander|newspaper|"
+                       r"shrine|airport|province|leaders?|officials?)\b", re.I)
+_PLACE_Q = re.compile(r"^\s*where\b|\b(in|to|from|through) (which|what) \w+", re.I)
+_CALENDAR = {"january", "february", "march", "april", "may", "june", "july", "august", "september",
+             "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
+             "saturday", "sunday", "jan", "feb", "sept", "oct", "nov", "dec"}
+_CAPITALISED = re.compile(r"(?<![\w’'-])[A-Z][\w’'-]+")
+
+
+def expected_kind(question: str) -> str | None:
+    """What an answer must supply: 'quantity', 'date', 'entity', 'place', or None (open)."""
+    if _QUANTITY_Q.search(question):
+        return "quantity"
+    if _DATE_Q.search(question):
+        return "date"
+    if _PLACE_Q.search(question):
+        return "place"
+    if _ENTITY_Q.search(question):
+        return "entity"
+    return None
+
+
+def _names(text: str) -> set[str]:
+    found = set()
+    for match in _CAPITALISED.finditer(text):
+        word = match.group().rstrip("’'")
+        lower = word.lower()
+        if lower in _CALENDAR or (match.start() == 0 and lower in _stopwords()) or lower in _stopwords():
+            continue
+        found.add(lower)
+    return found
+
+
+def supplies(kind: str, sentence: str, question: str) -> bool:
+    """Does the sentence contain something of the asked kind that the question does not already?"""
+    if kind == "quantity":
+        return bool(_quantities(sentence) - _quantities(question))
+    if kind == "date":
+        return bool({m.group().lower() for m in _DATE.finditer(sentence)}
+                    - {m.group().lower() for m in _DATE.finditer(question)})
+    asked = {w.lower() for w in re.findall(r"[\w’'-]+", question)}
+    asked |= {w[:-1] for w in asked if w.endswith("s")} | {w + "n" for w in asked}  # Iran/Iranian
+    return bool({n for n in _names(sentence) if n not in asked and n.rstrip("s") not in asked})
+
+
 def _quantities(text: str) -> set[str]:
     found = {m.group().rstrip(".,").replace(",", "") for m in _NUMBER.finditer(text)
              if not re.fullmatch(r"(19|20)\d\d", m.group())}
@@ -128,9 +176,11 @@ class ExtractiveAnswerer:
     """Selects, attributes and cites sentences. `embed` maps texts to unit vectors."""
 
     def __init__(self, embed: Callable[[list[str]], np.ndarray], idf: Callable[[str], float],
-                 abstain_threshold: float, max_sentences: int) -> None:
+                 abstain_threshold: float, max_sentences: int,
+                 known: Callable[[str], bool] | None = None) -> None:
         self._embed = embed
         self._idf = idf
+        self._known = known
         self.abstain_threshold = abstain_threshold
         self.max_sentences = max_sentences
 
@@ -139,8 +189,7 @@ class ExtractiveAnswerer:
         """Every distinct sentence of the passages, scored against the question."""
         q_terms = set(terms(question))
         q_weight = sum(self._idf(t) for t in q_terms) or 1.0
-        wants_quantity = bool(_QUANTITY_Q.search(question))
-        wants_date = bool(_DATE_Q.search(question))
+        kind = expected_kind(question)
         seen: set[str] = set()
         found: list[_Candidate] = []
         for rank, passage in enumerate(passages):
@@ -160,9 +209,8 @@ class ExtractiveAnswerer:
                 from_context = (q_terms & context_terms) - s_terms if _EARLY_PRONOUN.search(text) else set()
                 cand.lexical = (sum(self._idf(t) for t in q_terms & s_terms)
                                 + CONTEXT_WEIGHT * sum(self._idf(t) for t in from_context)) / q_weight
-                if wants_quantity and (_NUMBER.search(text) or _QUANTITY_WORDS.search(text)):
-                    cand.bonus += TYPE_BONUS
-                if wants_date and _DATE.search(text):
+                cand.supplies = kind is not None and supplies(kind, text, question)
+                if cand.supplies:
                     cand.bonus += TYPE_BONUS
                 cand.bonus += RANK_BONUS / (1 + rank)
                 found.append(cand)
@@ -175,6 +223,20 @@ class ExtractiveAnswerer:
                 cand.dense = float(np.dot(query_vector, vector))
         shortlist.sort(key=lambda c: c.score, reverse=True)
         return shortlist
+
+    def unknown_names(self, question: str) -> list[str]:
+        """Names in the question that the corpus never uses, even spelled a little differently."""
+        if self._known is None:
+            return []
+        unknown = []
+        for match in _CAPITALISED.finditer(question):
+            word = match.group().rstrip("’'")
+            if match.start() == 0 or len(word) < 3 or word.lower() in _stopwords() or word.lower() in _CALENDAR:
+                continue
+            stems = terms(word)
+            if stems and not any(self._known(t) for t in stems):
+                unknown.append(word)
+        return unknown
 
     def evidence_score(self, candidates: Sequence[_Candidate]) -> float:
         return candidates[0].score if candidates else 0.0
@@ -239,16 +301,34 @@ class ExtractiveAnswerer:
     # Composition ----------------------------------------------------------------------
     def answer(self, question: str, query_vector: np.ndarray, passages: Sequence[Passage],
                display_question: str | None = None) -> Answer:
+        shown = display_question or question
+        unknown = self.unknown_names(shown)
+        if unknown:
+            return abstention(shown, f"The corpus does not mention {_join(unknown)}")
         candidates = self.candidates(question, query_vector, passages)
         score = self.evidence_score(candidates)
         if not candidates or score < self.abstain_threshold:
-            return abstention(display_question or question)
+            return abstention(shown)
+        kind = expected_kind(question)
+        contenders = [c for c in candidates if c.score >= candidates[0].score - ANSWER_TYPE_MARGIN]
+        if kind in ("entity", "quantity", "date") and not any(c.supplies for c in contenders):
+            # The passages talk about the subject but never give the name/number/date asked for.
+            return abstention(shown, f"The corpus does not give the {_KIND_WORDS[kind]} asked for")
         chosen, conflict = self.select(question, candidates)
         return compose(display_question or question, chosen, conflict)
 
 
-def abstention(question: str) -> Answer:
-    return Answer(question=question, text=f"{ABSTAIN_TEXT}: “{question.strip()}”.", citations=[], abstained=True)
+_KIND_WORDS = {"entity": "name", "quantity": "number", "date": "date", "place": "place"}
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def abstention(question: str, reason: str = "") -> Answer:
+    """An answer that states no fact: the corpus does not answer the question."""
+    why = f" ({reason})" if reason else ""
+    return Answer(question=question, text=f"{ABSTAIN_TEXT}{why}: “{question.strip()}”.", citations=[], abstained=True)
 
 
 def _sentence_body(text: str, lead: bool) -> str:

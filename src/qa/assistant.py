@@ -138,7 +138,7 @@ class Assistant:
         if condensed.for_scoring != condensed.retrieval:
             scoring_vector = np.asarray(self.embedder.get_query_embedding(condensed.for_scoring), dtype=np.float32)
         answerer = ExtractiveAnswerer(self._vectors, retriever.idf, settings.abstain_threshold,
-                                      settings.max_answer_sentences)
+                                      settings.max_answer_sentences, known=retriever.in_corpus)
         answer = answerer.answer(condensed.for_scoring, scoring_vector, passages, display_question=question)
         answer.standalone_question = condensed.display
         timings["total"] = (time.perf_counter() - started) * 1000

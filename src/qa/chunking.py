@@ -125,7 +125,8 @@ def chunk_document(doc: Document, chunk_tokens: int, overlap_tokens: int) -> lis
             groups.append(current)
             overlap: list[tuple[int, int, int]] = []
             for previous in reversed(current):
-                if sum(u[2] for u in overlap) + previous[2] > overlap_tokens:
+                # At least one sentence is carried over whenever it fits, even a long one.
+                if overlap and sum(u[2] for u in overlap) + previous[2] > overlap_tokens:
                     break
                 if _span_tokens(text, previous[0], unit[1]) > chunk_tokens:
                     break

@@ -25,13 +25,14 @@ _DROP_LINE = [re.compile(p, re.IGNORECASE) for p in (
 )]
 # A line matching one of these starts the page's tail (footnotes, comments, author box):
 # it and everything after it are dropped.
-_TAIL_START = [re.compile(p, re.IGNORECASE) for p in (
+# The comment-header and "About <Name>" patterns (2 and 3) are case-sensitive: names are capitalised.
+_TAIL_START = [re.compile(p, 0 if i in (2, 3) else re.IGNORECASE) for i, p in enumerate((
     r"^(footnotes|notes|references)$",
     r"^leave a (reply|comment)",
-    r"^•?\s*[^\s].{0,60}\bsays:$",                          # a reader comment header
-    r"^about (the author|[A-Z][\w'.-]+( [A-Za-z][\w'.-]+){0,3})$",
+    r"^•\s*[^\s].{0,60}\bsays:$|^[A-Z][\w'.-]*( [A-Z][\w'.-]*){0,3} says:$",  # reader comment header
+    r"^About (the author|[A-Z][\w'.-]+( [A-Za-z][\w'.-]+){0,3})$",
     r"^(\d+ )?(comments?|responses?)$",
-)]
+))]
 _PHOTO_CREDIT = _DROP_LINE[0]
 _SUBSCRIPTION = _DROP_LINE[5]
 _BULLET = re.compile(r"^\s*[•·▪◦]")
@@ -39,7 +40,7 @@ _SENTENCE_END = re.compile(r"[.!?:;\"”’)\]]$")
 
 # Inline repairs, one combined pass so offsets can be tracked for each match.
 _MOJIBAKE = {"â€™": "’", "â€˜": "‘", "â€œ": "“", "â€\x9d": "”", "â€“": "–", "â€”": "—",
-             "â€¦": "…", "Ã©": "é", "Ã¨": "è", "Ã¡": "á", "Ã¶": "ö", "Ã¼": "ü", "Â ": " "}
+             "â€¦": "…", "Ã©": "é", "Ã¨": "è", "Ã¡": "á", "Ã¶": "ö", "Ã¼": "ü", "Â ": " ", "Â\u00a0": " "}
 _INLINE = re.compile("|".join((
     r"(?P<link>\[(?P<link_text>[^\]\n]+)\]\((?:#|https?://[^)\s]*)\))",   # [text](#) -> text
     r"(?P<marker>\s?\[\d{1,3}\](?=[\s,.;:)]|$))",                        # footnote marker [3]
@@ -60,14 +61,15 @@ _STOPWORD_END = re.compile(
 @dataclass(frozen=True)
 class CleanText:
     text: str
-    offsets: array  # offsets[i] = offset in the original text of text[i]
+    offsets: array  # offsets[i] = where text[i] starts in the original
+    ends: array     # ends[i] = where text[i] ends in the original (a repaired "â€™" spans 3)
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a [start, end) span of the cleaned text to the original text."""
         if end <= start:
-            at = self.offsets[start] if start < len(self.offsets) else (self.offsets[-1] + 1 if self.offsets else 0)
+            at = self.offsets[start] if start < len(self.offsets) else (self.ends[-1] if self.ends else 0)
             return at, at
-        return self.offsets[start], self.offsets[end - 1] + 1
+        return self.offsets[start], self.ends[end - 1]
 
 
 class _Builder:
@@ -75,17 +77,21 @@ class _Builder:
         self.original = original
         self.parts: list[str] = []
         self.offsets = array("l")
+        self.ends = array("l")
 
     def copy(self, start: int, end: int) -> None:
         self.parts.append(self.original[start:end])
         self.offsets.extend(range(start, end))
+        self.ends.extend(range(start + 1, end + 1))
 
-    def emit(self, text: str, at: int) -> None:
+    def emit(self, text: str, at: int, until: int | None = None) -> None:
+        """Synthetic text standing for original[at:until] (a separator when until is None)."""
         self.parts.append(text)
         self.offsets.extend([at] * len(text))
+        self.ends.extend([at if until is None else until] * len(text))
 
     def build(self) -> CleanText:
-        return CleanText("".join(self.parts), self.offsets)
+        return CleanText("".join(self.parts), self.offsets, self.ends)
 
 
 def _lines(text: str) -> list[tuple[int, int]]:
@@ -175,9 +181,9 @@ def _emit_line(builder: _Builder, original: str, start: int, end: int, first_in_
         elif match.group("emph"):
             builder.copy(start + match.start("emph_text"), start + match.end("emph_text"))
         elif match.group("mojibake"):
-            builder.emit(_MOJIBAKE[match.group("mojibake")], start + match.start())
+            builder.emit(_MOJIBAKE[match.group("mojibake")], start + match.start(), start + match.end())
         elif match.group("space"):
-            builder.emit(" ", start + match.start())
+            builder.emit(" ", start + match.start(), start + match.end())
         del kind  # marker, bullet, space_punct and invisible characters are simply dropped
         pos = match.end()
     builder.copy(start + pos, start + right)

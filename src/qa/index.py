@@ -99,7 +99,7 @@ def chroma_client(path: Path):
 
 
 def chunk_to_node(chunk: Chunk, source: str):
-    from llama_index.core.schema import TextNode
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
     meta = chunk.metadata
     metadata = {
@@ -110,7 +110,10 @@ def chunk_to_node(chunk: Chunk, source: str):
         "clean_start": chunk.clean_start, "clean_end": chunk.clean_end,
     }
     excluded = [k for k in metadata if k not in _HEADER_KEYS]
+    # The SOURCE relationship matters: llama-index's Chroma store writes the node's ref_doc_id
+    # into the "doc_id" metadata key, which is what deleting a changed file's chunks filters on.
     return TextNode(id_=chunk.id, text=chunk.text, metadata=metadata,
+                    relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=chunk.doc_id)},
                     excluded_embed_metadata_keys=excluded, excluded_llm_metadata_keys=excluded,
                     metadata_template="{value}", text_template="{metadata_str}\n\n{content}")
 
@@ -168,15 +171,18 @@ class CorpusIndex:
         expected = build_fingerprint(self.settings)
         if manifest.get("fingerprint") != expected:
             return "incompatible", "the index was built with another embedding model or chunker"
-        files, _ = corpus_files(self.corpus_dir)
-        on_disk = {p.relative_to(self.corpus_dir).as_posix(): p for p in files}
+        files, refused = corpus_files(self.corpus_dir)
+        on_disk = {p.relative_to(self.corpus_dir).as_posix(): p for p in files + [r.path for r in refused]}
         indexed = manifest["files"]
-        if set(on_disk) != set(indexed):
+        # Files skipped last time (empty, not UTF-8, ...) stay skipped until they change.
+        skipped = manifest.get("skipped", {})
+        known = {**skipped, **indexed}
+        if set(on_disk) != set(known):
             return "stale", "files were added or removed"
         for doc_id, path in on_disk.items():
-            entry = indexed[doc_id]
+            entry = known[doc_id]
             try:
-                stat = path.stat()
+                stat = path.stat() if doc_id in indexed else path.lstat()
             except OSError:
                 return "stale", f"{doc_id} cannot be read"
             if entry.get("size") != stat.st_size or entry.get("mtime_ns") != stat.st_mtime_ns:
@@ -249,7 +255,9 @@ class CorpusIndex:
         if not report.rebuilt and not report.changed:
             report.chunks = int(manifest.get("chunks", 0))
             report.build = current.name
-            if self._stat_refresh_needed(manifest, docs):
+            skipped = _skipped_entries(self.corpus_dir, report.skipped)
+            if self._stat_refresh_needed(manifest, docs) or manifest.get("skipped", {}) != skipped:
+                manifest["skipped"] = skipped
                 self._refresh_stats(current, manifest, docs)
             return report
 
@@ -265,7 +273,8 @@ class CorpusIndex:
             files = self._apply_changes(staging, docs, indexed, report)
             new_manifest = {"fingerprint": fingerprint, "versions": library_versions(),
                             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "collection": COLLECTION,
-                            "chunks": report.chunks, "files": files}
+                            "chunks": report.chunks, "files": files,
+                            "skipped": _skipped_entries(self.corpus_dir, report.skipped)}
             _write_json(staging / "manifest.json", new_manifest)
             final = self.builds_dir / name
             os.replace(staging, final)
@@ -368,12 +377,25 @@ class CorpusIndex:
                 shutil.rmtree(build, ignore_errors=True)
 
 
+def _skipped_entries(corpus_dir: Path, skipped: list[SkippedFile]) -> dict[str, Any]:
+    entries = {}
+    for item in skipped:
+        try:
+            stat = item.path.lstat()
+            rel = item.path.relative_to(corpus_dir).as_posix()
+        except (OSError, ValueError):
+            continue
+        entries[rel] = {"reason": item.reason, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return entries
+
+
 def build_bm25(collection, path: Path) -> None:
     """Keyword index over every chunk of the collection, persisted beside it."""
     from llama_index.retrievers.bm25 import BM25Retriever
 
     from .retrieve import document_frequencies
 
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     nodes = all_nodes(collection)
     path.mkdir(parents=True, exist_ok=True)
     _write_json(path.parent / "terms.json", document_frequencies([n.get_content() for n in nodes]))

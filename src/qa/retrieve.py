@@ -122,7 +122,21 @@ class HybridRetriever:
         return self._idf.get(term, math.log(self.size + 2) + 1.0)
 
     def in_corpus(self, term: str) -> bool:
-        return term in self._idf
+        """True for a term the corpus uses, or one within a letter or two of one (Qassim/Qassem)."""
+        if term in self._idf:
+            return True
+        if len(term) < 5:
+            return False
+        import difflib
+
+        return bool(difflib.get_close_matches(term, self._vocabulary_by_initial().get(term[0], []), n=1, cutoff=0.8))
+
+    @lru_cache(maxsize=1)  # noqa: B019 - one retriever per build, kept for the process
+    def _vocabulary_by_initial(self) -> dict[str, list[str]]:
+        groups: dict[str, list[str]] = {}
+        for term in self._idf:
+            groups.setdefault(term[:1], []).append(term)
+        return groups
 
     # Retrieval ---------------------------------------------------------------------
     def _retrievers(self, mode: str, candidates: int) -> list:
