@@ -25,7 +25,7 @@ def _assert_every_sentence_cited(answer: Answer) -> None:
     numbers = {c.number for c in answer.citations}
     assert [c.number for c in answer.citations] == list(range(1, len(numbers) + 1))
     for sentence, markers in parse_markers(answer.text):
-        if sentence.startswith("Sources disagree"):
+        if sentence.startswith(("Sources disagree", "The corpus does not")):
             continue
         assert markers, f"uncited sentence: {sentence!r}"
         assert set(markers) <= numbers

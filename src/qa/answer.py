@@ -32,7 +32,8 @@ COVERAGE_GAIN = 0.2        # share of the question's term weight a further sente
 _QUANTITY_Q = re.compile(r"\b(how many|how much|number of|how large|how big|what size|toll|count)\b", re.I)
 _DATE_Q = re.compile(r"\b(when|what (day|date|month|year)|since when)\b", re.I)
 _NUMBER = re.compile(r"\b\d[\d,.]*(?:-\d[\d,.]*)?\b")
-_QUANTITY_WORDS = re.compile(r"\b(hundreds|thousands|dozens|millions|dozen|several thousand|scores)\b", re.I)
+_QUANTITY_WORDS = re.compile(r"\b(hundreds|thousands|dozens|millions|dozen|several thousand|scores|one|two|three|"
+                             r"four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|fifty|hundred|thousand)\b", re.I)
 _DATE = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|"
                    r"December|Jan|Feb|Sept?|Oct|Nov|Dec|Monday|Tuesday|Wednesday|Thursday|Friday|"
                    r"Saturday|Sunday|19\d\d|20\d\d)\b")
@@ -48,6 +49,7 @@ _MARKERS = re.compile(r"\s*\[(\d+)\]")
 _INTRODUCES_QUOTE = re.compile(r"\b(said|says|stated|added|wrote|told [\w ]{1,30}|declared|warned)[.:]$")
 
 ABSTAIN_TEXT = "The corpus does not say. None of the indexed passages answers this question"
+NOT_ANSWERED_TEXT = "The corpus does not answer the rest:"
 
 
 @dataclass
@@ -123,10 +125,27 @@ _ENTITY_Q = re.compile(r"^\s*(who|whom|whose|which|name)\b|\b(what|which) (\w+ )
                        r"countries|group|unit|city|town|minister|official|general|commander|newspaper|"
                        r"shrine|airport|province|leaders?|officials?)\b", re.I)
 _PLACE_Q = re.compile(r"^\s*where\b|\b(in|to|from|through) (which|what) \w+", re.I)
+_REASON_Q = re.compile(r"^\s*why\b|\bwhat (was|were|is|are) the reasons?\b|\bfor what reason\b", re.I)
+_REASON = re.compile(r"\b(because|reasons?|due to|as a result|owing to|in order to|so as to|led to|caused|"
+                     r"to protect|to defend|keeps?|aim was)\b", re.I)
 _CALENDAR = {"january", "february", "march", "april", "may", "june", "july", "august", "september",
              "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
              "saturday", "sunday", "jan", "feb", "sept", "oct", "nov", "dec"}
 _CAPITALISED = re.compile(r"(?<![\w’'-])[A-Z][\w’'-]+")
+
+
+def _supplying_neighbour(cand: "_Candidate", kind: str | None, question: str) -> tuple[int, int] | None:
+    """The sentence after (or else before) cand in its passage that has what is asked."""
+    if kind is None:
+        return None
+    spans = split_sentences(cand.passage.text)
+    index = next((i for i, s in enumerate(spans) if s[0] == cand.start), None)
+    if index is None:
+        return None
+    for i in (index + 1, index - 1):
+        if 0 <= i < len(spans) and supplies(kind, cand.passage.text[slice(*spans[i])], question):
+            return spans[i]
+    return None
 
 
 def expected_kind(question: str) -> str | None:
@@ -137,20 +156,42 @@ def expected_kind(question: str) -> str | None:
         return "date"
     if _PLACE_Q.search(question):
         return "place"
+    if _REASON_Q.search(question):
+        return "reason"
     if _ENTITY_Q.search(question):
         return "entity"
     return None
 
 
+_TITLE_WORDS = {"supreme", "leader", "general", "major", "maj", "gen", "brigadier", "colonel", "commander",
+                "president", "minister", "chief", "deputy", "secretary", "ayatollah", "dr", "mr", "mrs",
+                "prime", "foreign", "defense", "defence", "head", "spokesman", "official", "officials"}
+_POSSESSIVE = re.compile(r"[’']s?$")
+
+
 def _names(text: str) -> set[str]:
+    """Lower-cased capitalised words that may name something (not titles, months, stopwords)."""
     found = set()
     for match in _CAPITALISED.finditer(text):
-        word = match.group().rstrip("’'")
-        lower = word.lower()
-        if lower in _CALENDAR or (match.start() == 0 and lower in _stopwords()) or lower in _stopwords():
-            continue
-        found.add(lower)
+        for part in _POSSESSIVE.sub("", match.group()).split("-"):
+            lower = part.lower()
+            if lower and lower not in _CALENDAR and lower not in _stopwords() and lower not in _TITLE_WORDS:
+                found.add(lower)
     return found
+
+
+def _asked(question: str) -> set[str]:
+    words = set()
+    for word in re.findall(r"[\w’']+(?:-[\w’']+)*", question.lower()):
+        for part in _POSSESSIVE.sub("", word).split("-"):
+            words |= {part, part.rstrip("s")}
+    return words
+
+
+def _already_asked(name: str, asked: set[str]) -> bool:
+    # "Iran" is asked when the question says "Iranian", "Russia" when it says "Russian(s)".
+    return any(v in asked for v in (name, name.rstrip("s"), name + "n", name + "ns", name + "ian", name.removesuffix("n"),
+                                    name.removesuffix("an"), name.removesuffix("ian")))
 
 
 def supplies(kind: str, sentence: str, question: str) -> bool:
@@ -160,9 +201,10 @@ def supplies(kind: str, sentence: str, question: str) -> bool:
     if kind == "date":
         return bool({m.group().lower() for m in _DATE.finditer(sentence)}
                     - {m.group().lower() for m in _DATE.finditer(question)})
-    asked = {w.lower() for w in re.findall(r"[\w’'-]+", question)}
-    asked |= {w[:-1] for w in asked if w.endswith("s")} | {w + "n" for w in asked}  # Iran/Iranian
-    return bool({n for n in _names(sentence) if n not in asked and n.rstrip("s") not in asked})
+    if kind == "reason":
+        return bool(_REASON.search(sentence))
+    asked = _asked(question)
+    return any(not _already_asked(name, asked) for name in _names(sentence))
 
 
 def _quantities(text: str) -> set[str]:
@@ -242,16 +284,18 @@ class ExtractiveAnswerer:
         return candidates[0].score if candidates else 0.0
 
     # Selection -----------------------------------------------------------------------
-    def select(self, question: str, candidates: list[_Candidate]) -> tuple[list[_Candidate], bool]:
-        """The sentences to answer with, in reading order per source, and whether they conflict."""
+    def select(self, question: str, candidates: list[_Candidate], single: bool = True) -> tuple[list[_Candidate], bool]:
+        """The sentences to answer with, and whether they conflict. A part of a compound
+        question gets fewer sentences than a whole one."""
         best = candidates[0]
         floor = max(self.abstain_threshold, best.score - SELECTION_MARGIN)
         chosen = [best]
         covered = set(best.terms)
         q_weight = sum(self._idf(t) for t in terms(question)) or 1.0
         wants_quantity = bool(_QUANTITY_Q.search(question))
+        limit = self.max_sentences if single else max(1, self.max_sentences - 1)
         for cand in candidates[1:]:
-            if len(chosen) >= self.max_sentences:
+            if len(chosen) >= limit:
                 break
             # A sentence that covers question words the chosen ones miss (the second half of a
             # two-part question) may score lower and still belong in the answer.
@@ -276,14 +320,16 @@ class ExtractiveAnswerer:
         denials = [c for c in chosen if _DENIAL.search(c.text)]
         if denials and any(c.passage.doc_id != denials[0].passage.doc_id or not _DENIAL.search(c.text) for c in chosen):
             conflict = True
-        chosen = self._with_context(chosen)
+        chosen = self._with_context(chosen, question)
         return chosen, conflict
 
-    def _with_context(self, chosen: list[_Candidate]) -> list[_Candidate]:
+    def _with_context(self, chosen: list[_Candidate], question: str) -> list[_Candidate]:
         """A sentence that starts with 'They'/'Its'... comes with the sentence it refers back to;
-        one that ends '... said.' comes with the quotation that follows."""
+        one that ends '... said.' comes with the quotation that follows; the best sentence,
+        when it lacks what is asked (a name, a reason), comes with the neighbour that has it."""
+        kind = expected_kind(question)
         result = list(chosen)
-        for cand in chosen:
+        for position, cand in enumerate(chosen):
             spans = split_sentences(cand.passage.text)
             index = next((i for i, s in enumerate(spans) if s[0] == cand.start), None)
             if index is None:
@@ -293,32 +339,61 @@ class ExtractiveAnswerer:
                 neighbours.append(spans[index - 1])
             if _INTRODUCES_QUOTE.search(cand.text) and index + 1 < len(spans):
                 neighbours.append(spans[index + 1])
+            if position == 0 and kind in ("entity", "reason") and not supplies(kind, cand.text, question):
+                neighbour = _supplying_neighbour(cand, kind, question)
+                if neighbour is not None:
+                    neighbours.append(neighbour)
             for start, end in neighbours:
                 if not any(c.passage is cand.passage and c.start == start for c in result):
                     result.append(_Candidate(cand.passage_rank, cand.passage, start, end, cand.passage.text[start:end]))
         return result
 
     # Composition ----------------------------------------------------------------------
-    def answer(self, question: str, query_vector: np.ndarray, passages: Sequence[Passage],
-               display_question: str | None = None) -> Answer:
-        shown = display_question or question
-        unknown = self.unknown_names(shown)
-        if unknown:
-            return abstention(shown, f"The corpus does not mention {_join(unknown)}")
-        candidates = self.candidates(question, query_vector, passages)
-        score = self.evidence_score(candidates)
-        if not candidates or score < self.abstain_threshold:
-            return abstention(shown)
+    def _refusal(self, question: str, candidates: list[_Candidate]) -> str | None:
+        """Why the candidates do not answer the question, or None when they do."""
+        if not candidates or self.evidence_score(candidates) < self.abstain_threshold:
+            return ""
         kind = expected_kind(question)
         contenders = [c for c in candidates if c.score >= candidates[0].score - ANSWER_TYPE_MARGIN]
-        if kind in ("entity", "quantity", "date") and not any(c.supplies for c in contenders):
+        if (kind in ("entity", "quantity", "date") and not any(c.supplies for c in contenders)
+                and _supplying_neighbour(candidates[0], kind, question) is None):
             # The passages talk about the subject but never give the name/number/date asked for.
-            return abstention(shown, f"The corpus does not give the {_KIND_WORDS[kind]} asked for")
-        chosen, conflict = self.select(question, candidates)
-        return compose(display_question or question, chosen, conflict)
+            return f"The corpus does not give the {_KIND_WORDS[kind]} asked for"
+        return None
+
+    def answer(self, parts: Sequence[tuple[str, np.ndarray]], passages: Sequence[Passage],
+               display_question: str, alternatives: bool = False) -> Answer:
+        """Answer a question given as one or more parts (text to score against, its vector)."""
+        unknown = self.unknown_names(display_question)
+        if unknown:
+            return abstention(display_question, f"The corpus does not mention {_join(unknown)}")
+        chosen: list[_Candidate] = []
+        unanswered: list[str] = []
+        refusal = ""
+        conflict = False
+        for text, vector in parts:
+            candidates = self.candidates(text, vector, passages)
+            why = self._refusal(text, candidates)
+            if why is not None:
+                refusal = refusal or why
+                unanswered.append(text)
+                continue
+            picked, part_conflict = self.select(text, candidates, single=len(parts) == 1)
+            conflict = conflict or part_conflict
+            for cand in picked:
+                if not any(c.passage is cand.passage and c.start == cand.start for c in chosen):
+                    chosen.append(cand)
+        if not chosen:
+            return abstention(display_question, refusal)
+        if alternatives:
+            # "A or B?": evidence for each side was found, so say that they disagree; the
+            # side without evidence is not claimed.
+            conflict = not unanswered
+            unanswered = []
+        return compose(display_question, chosen, conflict, unanswered)
 
 
-_KIND_WORDS = {"entity": "name", "quantity": "number", "date": "date", "place": "place"}
+_KIND_WORDS = {"entity": "name", "quantity": "number", "date": "date", "place": "place", "reason": "reason"}
 
 
 def _join(words: list[str]) -> str:
@@ -353,7 +428,7 @@ def _with_marker(sentence: str, number: int) -> str:
     return sentence + marker + "."
 
 
-def compose(question: str, chosen: list[_Candidate], conflict: bool) -> Answer:
+def compose(question: str, chosen: list[_Candidate], conflict: bool, unanswered: Sequence[str] = ()) -> Answer:
     """Group sentences by passage (best passage first), attribute, number and verify."""
     order: list[Passage] = []
     for cand in chosen:
@@ -381,6 +456,8 @@ def compose(question: str, chosen: list[_Candidate], conflict: bool) -> Answer:
             start=passage.start, end=passage.end, title=str(passage.metadata.get("title", "")),
             publisher=str(passage.metadata.get("publisher", "")), date=str(passage.metadata.get("date", "")),
             url=str(passage.metadata.get("url", "")), highlights=[(c.start, c.end) for c in sentences]))
+    for part in unanswered:
+        parts.append(f"{NOT_ANSWERED_TEXT} “{part.strip().rstrip('?.')}”.")
     answer = Answer(question=question, text=" ".join(parts), citations=citations, abstained=False, conflict=conflict)
     verify(answer)
     return answer

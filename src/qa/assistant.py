@@ -12,6 +12,7 @@ import numpy as np
 
 from .answer import Answer, ExtractiveAnswerer
 from .chat import condense, history_from_pairs
+from .questions import decompose
 from .config import Settings, load_settings
 from .index import CorpusIndex, IndexError, IngestReport
 from .retrieve import HybridRetriever
@@ -129,21 +130,27 @@ class Assistant:
         started = time.perf_counter()
         retriever = self.retriever()
         condensed = condense(question, history_from_pairs(history))
-        query_vector = np.asarray(self.embedder.get_query_embedding(condensed.retrieval), dtype=np.float32)
+        decomposed = decompose(condensed.for_scoring)
+        query_vector = self._query_vector(condensed.retrieval)
         timings["embed"] = (time.perf_counter() - started) * 1000
-        passages = retriever.retrieve(condensed.retrieval, top_k=settings.top_k, mode=settings.retrieval_mode,
-                                      query_embedding=query_vector.tolist())
+        queries = [(condensed.retrieval, query_vector)]
+        parts = [(condensed.for_scoring, self._query_vector(condensed.for_scoring))]
+        if len(decomposed.parts) > 1:
+            parts = [(p, self._query_vector(p)) for p in decomposed.parts]
+            queries += parts
+        passages = retriever.retrieve_many([(q, v.tolist()) for q, v in queries], top_k=settings.top_k,
+                                           mode=settings.retrieval_mode)
         timings["retrieve"] = (time.perf_counter() - started) * 1000 - timings["embed"]
-        scoring_vector = query_vector
-        if condensed.for_scoring != condensed.retrieval:
-            scoring_vector = np.asarray(self.embedder.get_query_embedding(condensed.for_scoring), dtype=np.float32)
         answerer = ExtractiveAnswerer(self._vectors, retriever.idf, settings.abstain_threshold,
                                       settings.max_answer_sentences, known=retriever.in_corpus)
-        answer = answerer.answer(condensed.for_scoring, scoring_vector, passages, display_question=question)
+        answer = answerer.answer(parts, passages, display_question=question, alternatives=decomposed.alternatives)
         answer.standalone_question = condensed.display
         timings["total"] = (time.perf_counter() - started) * 1000
         answer.timings_ms = {k: round(v, 1) for k, v in timings.items()}
         return answer
+
+    def _query_vector(self, text: str) -> np.ndarray:
+        return np.asarray(self.embedder.get_query_embedding(text), dtype=np.float32)
 
     def close(self) -> None:
         with self._lock:

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from .config import Settings
 from .index import COLLECTION, chroma_client
@@ -18,6 +18,9 @@ _TOKEN = re.compile(r"\w\w+|\d", re.UNICODE)
 # Question words carry no topic: "How many ... did ..." should not match sentences with "many".
 _QUESTION_WORDS = {"many", "much", "what", "who", "whom", "whose", "when", "where", "which", "why",
                    "how", "did", "does", "do", "say", "said", "tell", "according", "corpus"}
+
+
+EXTRA_PASSAGES_PER_PART = 2
 
 
 @dataclass
@@ -168,6 +171,18 @@ class HybridRetriever:
                                           similarity_top_k=candidates, num_queries=1, use_async=False)
             results = fusion.retrieve(bundle)
         return merge_overlapping(results)[:top_k]
+
+    def retrieve_many(self, queries: Sequence[tuple[str, list[float] | None]], top_k: int | None = None,
+                      mode: str | None = None) -> list[Passage]:
+        """Passages for several queries (the parts of a compound question): the first query's
+        top_k, then the best passages of each further query that are not already in."""
+        top_k = top_k or self.settings.top_k
+        main = self.retrieve(queries[0][0], top_k=top_k, mode=mode, query_embedding=queries[0][1])
+        for query, vector in queries[1:]:
+            for passage in self.retrieve(query, top_k=EXTRA_PASSAGES_PER_PART, mode=mode, query_embedding=vector):
+                if not any(p.doc_id == passage.doc_id and _overlaps(p, passage) for p in main):
+                    main.append(passage)
+        return main
 
 
 def merge_overlapping(results: list) -> list[Passage]:
