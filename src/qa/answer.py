@@ -148,6 +148,35 @@ def _supplying_neighbour(cand: "_Candidate", kind: str | None, question: str) ->
     return None
 
 
+_HEAD_NOUN_Q = re.compile(r"\b(?:how many|which|what)\s+((?:[\w’'-]+\s+){0,4})", re.I)
+_VERBISH = re.compile(r"^(was|were|is|are|had|has|have|did|does|do|of|in|to|from|that|who|which|been|"
+                      r"\w+ed)$", re.I)
+
+
+def head_noun(question: str) -> str | None:
+    """The thing counted or placed: 'How many Russian servicemen were…' -> 'servicemen'."""
+    match = _HEAD_NOUN_Q.search(question)
+    if not match:
+        return None
+    words = []
+    for word in match.group(1).split():
+        if _VERBISH.match(word):
+            break
+        words.append(word.strip("?,.").lower())
+    if not words or words[-1] in _stopwords() or words[-1] in ("many", "much"):
+        return None
+    return words[-1]
+
+
+def mentions_head(question: str, text: str) -> bool:
+    """True when text mentions what the question counts or picks (or there is no such noun)."""
+    noun = head_noun(question)
+    if noun is None:
+        return True
+    wanted = set(terms(noun))
+    return not wanted or bool(wanted & set(terms(text)))
+
+
 def expected_kind(question: str) -> str | None:
     """What an answer must supply: 'quantity', 'date', 'entity', 'place', or None (open)."""
     if _QUANTITY_Q.search(question):
@@ -359,6 +388,12 @@ class ExtractiveAnswerer:
                 and _supplying_neighbour(candidates[0], kind, question) is None):
             # The passages talk about the subject but never give the name/number/date asked for.
             return f"The corpus does not give the {_KIND_WORDS[kind]} asked for"
+        if kind in ("quantity", "place") and not any(
+                mentions_head(question, c.passage.text) for c in contenders if c.supplies or kind != "quantity"):
+            # "How many Russian servicemen…" answered by passages that never mention servicemen;
+            # "In which city…" by passages without a city. (Not for names: "Which countries…"
+            # is answered by "Saudi Arabia and Turkey" without the word "countries".)
+            return f"The corpus does not mention the {head_noun(question)} asked about"
         return None
 
     def answer(self, parts: Sequence[tuple[str, np.ndarray]], passages: Sequence[Passage],
