@@ -26,7 +26,7 @@ RANK_BONUS = 0.04          # evidence from better-ranked passages, all else equa
 SELECTION_MARGIN = 0.12    # further sentences must score within this of the best
 MAX_EMBEDDED_CANDIDATES = 14
 CONTEXT_WEIGHT = 0.5       # question words found only in the sentence before
-ANSWER_TYPE_MARGIN = 0.06  # one sentence this close to the best must supply what is asked
+ANSWER_TYPE_MARGIN = 0.12  # one sentence this close to the best must supply what is asked
 COVERAGE_GAIN = 0.2        # share of the question's term weight a further sentence must add
 
 _QUANTITY_Q = re.compile(r"\b(how many|how much|number of|how large|how big|what size|toll|count)\b", re.I)
@@ -46,6 +46,7 @@ _LOWERCASE_OK = {"the", "a", "an", "their", "its", "his", "her", "this", "these"
                  "among", "under", "over", "about", "although", "both", "each", "one", "two", "three",
                  "all", "heavy", "top", "former", "deep", "reports"}
 _MARKERS = re.compile(r"\s*\[(\d+)\]")
+_COMPLETE = re.compile(r"[.!?][\"'”’)\]]*$")
 _INTRODUCES_QUOTE = re.compile(r"\b(said|says|stated|added|wrote|told [\w ]{1,30}|declared|warned)[.:]$")
 
 ABSTAIN_TEXT = "The corpus does not say. None of the indexed passages answers this question"
@@ -132,6 +133,19 @@ _CALENDAR = {"january", "february", "march", "april", "may", "june", "july", "au
              "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
              "saturday", "sunday", "jan", "feb", "sept", "oct", "nov", "dec"}
 _CAPITALISED = re.compile(r"(?<![\w’'-])[A-Z][\w’'-]+")
+
+
+def _supplying_first(question: str, candidates: list["_Candidate"]) -> list["_Candidate"]:
+    """For 'how many / when / who' questions, a close candidate that gives a number, date or
+    name leads over a slightly better one that only restates the question."""
+    kind = expected_kind(question)
+    if kind not in ("entity", "quantity", "date") or not candidates or candidates[0].supplies:
+        return candidates
+    top = candidates[0].score
+    lead = next((c for c in candidates if c.supplies and c.score >= top - ANSWER_TYPE_MARGIN), None)
+    if lead is None:
+        return candidates
+    return [lead] + [c for c in candidates if c is not lead]
 
 
 def _supplying_neighbour(cand: "_Candidate", kind: str | None, question: str) -> tuple[int, int] | None:
@@ -236,9 +250,14 @@ def supplies(kind: str, sentence: str, question: str) -> bool:
     return any(not _already_asked(name, asked) for name in _names(sentence))
 
 
+_DAY_OF_MONTH = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|"
+                           r"November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?,?\s+$")
+
+
 def _quantities(text: str) -> set[str]:
+    """Numbers and amounts in text; years and days of the month ("May 6") are dates, not amounts."""
     found = {m.group().rstrip(".,").replace(",", "") for m in _NUMBER.finditer(text)
-             if not re.fullmatch(r"(19|20)\d\d", m.group())}
+             if not re.fullmatch(r"(19|20)\d\d", m.group()) and not _DAY_OF_MONTH.search(text, 0, m.start())}
     found |= {m.group().lower() for m in _QUANTITY_WORDS.finditer(text)}
     return found
 
@@ -270,8 +289,8 @@ class ExtractiveAnswerer:
                 s_terms = set(terms(text))
                 context_terms, previous_terms = previous_terms, s_terms
                 key = _normalize(text)
-                if key in seen or len(key) < 12:
-                    continue
+                if key in seen or len(key) < 12 or not _COMPLETE.search(text):
+                    continue  # headlines, bylines and captions are not statements to quote
                 seen.add(key)
                 cand = _Candidate(rank, passage, start, end, text)
                 cand.terms = frozenset(s_terms & q_terms)
@@ -413,7 +432,7 @@ class ExtractiveAnswerer:
                 refusal = refusal or why
                 unanswered.append(text)
                 continue
-            picked, part_conflict = self.select(text, candidates, single=len(parts) == 1)
+            picked, part_conflict = self.select(text, _supplying_first(text, candidates), single=len(parts) == 1)
             conflict = conflict or part_conflict
             for cand in picked:
                 if not any(c.passage is cand.passage and c.start == cand.start for c in chosen):

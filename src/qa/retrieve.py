@@ -59,10 +59,18 @@ def _stopwords() -> frozenset[str]:
     return frozenset(words | set(STOPWORDS_EN) | _QUESTION_WORDS)
 
 
-# Stems that mean the same for matching a question to a sentence ("died" / "killed").
+# Stems that mean the same for matching a question to a sentence ("died" / "killed"), and the
+# irregular past forms the Snowball stemmer leaves alone ("broke" / "break").
 _SAME_MEANING = {stem: group[0] for group in (
     ("die", "kill", "dead", "death", "fatal", "martyr", "casualti"),
     ("wound", "injur"),
+    ("break", "broke", "broken"), ("begin", "began", "begun"), ("take", "took", "taken"),
+    ("lead", "led"), ("fight", "fought"), ("send", "sent"), ("meet", "met"), ("tell", "told"),
+    ("hold", "held"), ("win", "won"), ("lose", "lost"), ("leav", "left"), ("fall", "fell", "fallen"),
+    ("come", "came"), ("give", "gave", "given"), ("make", "made"), ("go", "went", "gone"),
+    ("see", "saw", "seen"), ("think", "thought"), ("bring", "brought"), ("know", "knew", "known"),
+    ("keep", "kept"), ("pay", "paid"), ("build", "built"), ("becom", "becam"), ("seek", "sought"),
+    ("strike", "struck"), ("shoot", "shot"), ("buy", "bought"), ("spend", "spent"), ("rise", "rose", "risen"),
 ) for stem in group}
 
 
