@@ -54,7 +54,7 @@ def test_design_example_cites_the_1600_figure(assistant):
 
 def test_answer_names_its_source_naturally(assistant):
     answer = assistant.ask("Where are Iraqi militia fighters who died in Syria being buried?")
-    assert "According to The Guardian (14 December 2016)" in answer.text
+    assert re.search(r"(According to The Guardian \(14 December 2016\),|The Guardian \(14 December 2016\) wrote:)", answer.text)
     assert "Najaf" in answer.text
 
 
@@ -131,6 +131,8 @@ def test_eval_set_meets_targets(assistant):
     metrics = report.metrics()
     print(report.table())
     assert metrics["errors"] == 0
-    assert metrics["gold_cited"] >= 0.85
-    assert metrics["key_facts"] >= 0.70
-    assert metrics["abstention_recall"] >= 0.2
+    assert metrics["key_facts"] >= 0.85
+    assert metrics["gold_cited"] >= 0.90
+    assert metrics["abstention_precision"] >= 0.9
+    # Below the 0.8 target (near-miss questions, see README); a floor against regressions.
+    assert metrics["abstention_recall"] >= 0.4

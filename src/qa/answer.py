@@ -23,6 +23,7 @@ DENSE_WEIGHT = 0.5
 LEXICAL_WEIGHT = 0.5
 TYPE_BONUS = 0.08          # the sentence has the kind of thing asked for (a number, a date)
 RANK_BONUS = 0.04          # evidence from better-ranked passages, all else equal
+DATE_MATCH_BONUS = 0.03    # per matching year and month between the question and the source's date
 SELECTION_MARGIN = 0.12    # further sentences must score within this of the best
 MAX_EMBEDDED_CANDIDATES = 14
 CONTEXT_WEIGHT = 0.5       # question words found only in the sentence before
@@ -46,6 +47,7 @@ _LOWERCASE_OK = {"the", "a", "an", "their", "its", "his", "her", "this", "these"
                  "among", "under", "over", "about", "although", "both", "each", "one", "two", "three",
                  "all", "heavy", "top", "former", "deep", "reports"}
 _MARKERS = re.compile(r"\s*\[(\d+)\]")
+_DATELINE = re.compile(r"^(\w+day,? )?\d{1,2} \w+ \d{4}, by\b|^By [A-Z]")
 _COMPLETE = re.compile(r"[.!?][\"'”’)\]]*$")
 _INTRODUCES_QUOTE = re.compile(r"\b(said|says|stated|added|wrote|told [\w ]{1,30}|declared|warned)[.:]$")
 
@@ -133,6 +135,23 @@ _CALENDAR = {"january", "february", "march", "april", "may", "june", "july", "au
              "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
              "saturday", "sunday", "jan", "feb", "sept", "oct", "nov", "dec"}
 _CAPITALISED = re.compile(r"(?<![\w’'-])[A-Z][\w’'-]+")
+
+
+_YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
+_MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
+                "october", "november", "december")
+
+
+def _date_match(question: str, passage: Passage) -> float:
+    """A question about 'October 2015' favours sources published then."""
+    published = str(passage.metadata.get("date", ""))
+    years = _YEAR.findall(question)
+    if not published or not years or published[:4] not in years:
+        return 0.0
+    lower = question.lower()
+    month = int(published[5:7]) if len(published) >= 7 and published[5:7].isdigit() else 0
+    same_month = month and _MONTH_NAMES[month - 1] in lower
+    return DATE_MATCH_BONUS * (2 if same_month else 1)
 
 
 def _supplying_first(question: str, candidates: list["_Candidate"]) -> list["_Candidate"]:
@@ -289,7 +308,7 @@ class ExtractiveAnswerer:
                 s_terms = set(terms(text))
                 context_terms, previous_terms = previous_terms, s_terms
                 key = _normalize(text)
-                if key in seen or len(key) < 12 or not _COMPLETE.search(text):
+                if key in seen or len(key) < 12 or not _COMPLETE.search(text) or _DATELINE.match(text):
                     continue  # headlines, bylines and captions are not statements to quote
                 seen.add(key)
                 cand = _Candidate(rank, passage, start, end, text)
@@ -302,7 +321,7 @@ class ExtractiveAnswerer:
                 cand.supplies = kind is not None and supplies(kind, text, question)
                 if cand.supplies:
                     cand.bonus += TYPE_BONUS
-                cand.bonus += RANK_BONUS / (1 + rank)
+                cand.bonus += RANK_BONUS / (1 + rank) + _date_match(question, passage)
                 found.append(cand)
         # Embedding every sentence costs ~3 ms each on 2 cores: embed the most promising.
         found.sort(key=lambda c: c.lexical + c.bonus, reverse=True)
@@ -502,7 +521,12 @@ def compose(question: str, chosen: list[_Candidate], conflict: bool, unanswered:
             lead = passage.doc_id not in attributed
             body = _sentence_body(cand.text, lead)
             if lead:
-                body = f"According to {attribution(passage)}, {body}"
+                # "According to X, their numbers…" reads well; "According to X, Raised by…" or
+                # "According to X, According to…" does not: quote those after "X wrote:".
+                if body[:1].islower():
+                    body = f"According to {attribution(passage)}, {body}"
+                else:
+                    body = f"{attribution(passage)} wrote: {body}"
                 attributed.add(passage.doc_id)
             parts.append(_with_marker(body, number))
         citations.append(Citation(

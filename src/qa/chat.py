@@ -44,17 +44,24 @@ def _clean_answer(answer: str) -> str:
 
 
 def _people(text: str) -> list[str]:
-    names = []
+    """Likely person names, full names first ("Qassem Soleimani"), then single surnames."""
+    names, singles = [], []
     for match in _NAME.finditer(text):
-        name = _TITLES.sub("", match.group().strip(" .,'’"))
+        name = match.group().strip(" .,'’")
+        while _TITLES.match(name):
+            name = _TITLES.sub("", name, count=1)
         words = name.split()
         if len(words) >= 2 and not _NOT_PERSON.search(name):
             names.append(name)
         elif len(words) >= 2:
-            kept = [w for w in words if not _NOT_PERSON.fullmatch(w)]
-            if len(kept) >= 2 and " ".join(kept) in name:
-                names.append(" ".join(kept))
-    return names
+            kept = " ".join(w for w in words if not _NOT_PERSON.fullmatch(w))
+            while _TITLES.match(kept):
+                kept = _TITLES.sub("", kept, count=1)
+            if len(kept.split()) >= 2 and kept in name:
+                names.append(kept)
+        elif words and match.start() > 0 and not _NOT_PERSON.search(name) and len(name) > 3:
+            singles.append(name.rstrip("’'s") if name.endswith(("’s", "'s")) else name)
+    return names + singles
 
 
 def is_followup(question: str) -> bool:
