@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
-import qa
 from qa.answer import Answer, Citation, CitationError, parse_markers, verify
 from qa.evaluate import load_eval_set, run
 

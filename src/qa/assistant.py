@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np

@@ -75,7 +75,6 @@ def condense(question: str, history: History | None) -> Condensed:
     if not history or not is_followup(question):
         return Condensed(question, question, False)
     last_question, last_answer = history[-1]
-    context = f"{last_question} {_clean_answer(last_answer)}"
     display = question
     if _PERSON_PRONOUN.search(question):
         people = _people(_clean_answer(last_answer)) + _people(last_question)

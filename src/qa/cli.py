@@ -143,7 +143,6 @@ def _cmd_eval(args) -> int:
 
     bot = _assistant(args)
     bot.retriever()
-    status = 0
     combined = []
     for path in args.paths:
         items = load_eval_set(path)
@@ -158,7 +157,7 @@ def _cmd_eval(args) -> int:
                  "gold_cited": r.gold_cited, "abstained": r.abstained, "latency_ms": r.latency_ms,
                  "error": r.error, "answer": r.answer} for r in combined]
         args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
-    return status
+    return 1 if any(r.error for r in combined) else 0
 
 
 def _cmd_calibrate(args) -> int:

@@ -8,7 +8,6 @@ contains an `evidence` substring), abstention (unanswerable questions abstained)
 from __future__ import annotations
 
 import json
-import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
