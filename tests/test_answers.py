@@ -121,16 +121,43 @@ def test_overrides_apply_to_one_call(assistant):
     assert assistant.settings.top_k == 5
 
 
-def test_eval_set_meets_targets(assistant):
-    """The issue's bar on the shipped evaluation set (numbers also printed by `qa eval`)."""
-    items = load_eval_set(EVAL_SET)
-    assert len(items) >= 40
+@pytest.mark.parametrize("name, floors", [
+    # Measured: 0.88 / 0.95 / 7 of 9 abstained / precision 1.00. The abstention target of the
+    # foundation issue is 0.8; this set stands at 0.78 (see README, "Evaluation").
+    ("aleppo.jsonl", {"key_facts": 0.85, "gold_cited": 0.90, "abstention_recall": 0.75, "abstention_precision": 0.9}),
+    # Written afterwards by someone who had not seen the answerer; measured 0.75 / 1.00 / 0.80 / 1.00.
+    ("aleppo-heldout.jsonl", {"key_facts": 0.70, "gold_cited": 0.90, "abstention_recall": 0.6, "abstention_precision": 0.9}),
+])
+def test_eval_sets_stay_above_their_floors(assistant, name, floors):
+    """Regression floors on the shipped evaluation sets (numbers also printed by `qa eval`)."""
+    items = load_eval_set(EVAL_SET.parent / name)
+    assert len(items) >= 25
     report = run(items, assistant.ask)
     metrics = report.metrics()
     print(report.table())
     assert metrics["errors"] == 0
-    assert metrics["key_facts"] >= 0.85
-    assert metrics["gold_cited"] >= 0.90
-    assert metrics["abstention_precision"] >= 0.9
-    # Below the issue's 0.8 target (near-miss questions, see README); a floor against regressions.
-    assert metrics["abstention_recall"] >= 0.4
+    for metric, floor in floors.items():
+        assert metrics[metric] >= floor, (metric, metrics[metric])
+
+
+def test_a_name_the_corpus_never_mentions_is_said_so(assistant):
+    answer = assistant.ask("What did Javad Zarif say about the fall of Aleppo?")
+    assert answer.abstained and "does not mention Javad Zarif" in answer.text
+
+
+def test_an_anonymous_source_is_not_passed_off_as_a_name(assistant):
+    answer = assistant.ask("What is the name of the Russian news agency that reported the cut to 700?")
+    assert answer.abstained and "does not name the agency" in answer.text
+
+
+def test_an_event_the_corpus_does_not_report_is_not_answered_with_a_similar_one(assistant):
+    answer = assistant.ask("When was Qassem Soleimani killed?")
+    assert answer.abstained
+
+
+def test_compound_question_answers_each_part_with_citations(assistant):
+    answer = assistant.ask("How many fatalities did the IRGC announce after Jan. 31, and "
+                           "which province unit did at least a dozen of them come from?")
+    assert not answer.abstained
+    assert "42" in answer.text and "Khuzestan" in answer.text
+    _assert_every_sentence_cited(answer)

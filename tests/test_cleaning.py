@@ -29,6 +29,7 @@ BOILERPLATE = [
     "<https://", "https://", "Footnotes", "ESSF", "sefire-deal-assad", "P.S.",
     "](#)", "[CHULOV", "*takfiris*",
     "faqihassad", "\u00a0",
+    "This article was amended", "18.16 GMT",         # guardian correction notice, publication stamp
 ]
 
 # Lines of the original files that look like article prose (long, end like a sentence)
@@ -39,7 +40,8 @@ BOILERPLATE_PROSE_LINES = {
     "almonitor-2016-05-iranian-officials-blame-aleppo-ceasefire-violations.txt": [
         "The website uses cookies"],
     "guardian-2016-12-14-iran-hails-victory-in-aleppo.txt": [
-        "[3] ESSF (article 39759)"],                  # a footnote
+        "[3] ESSF (article 39759)",                   # a footnote
+        "This article was amended"],                  # the publisher's correction notice
     "longwarjournal-2016-02-irgc-involvement-in-battle-for-aleppo.txt": [
         "Unlike the Saudi aggression in Yemen",       # John Houdini's comment
         "It make no sense to me"],                    # Rosario's comment

@@ -15,6 +15,8 @@ import numpy as np
 
 from .chunking import split_sentences
 from .corpus import human_date
+from .answer_types import (CALENDAR, CAPITALISED, _QUANTITY_Q, asked_for_noun, event_terms, expected_kind,
+                           head_noun, mentions_head, quantities, supplies, unnamed_in)
 from .retrieve import Passage, _stopwords, terms
 
 # Weights of the sentence score; with abstain_threshold they were chosen by
@@ -28,16 +30,9 @@ SELECTION_MARGIN = 0.12    # further sentences must score within this of the bes
 MAX_EMBEDDED_CANDIDATES = 14
 CONTEXT_WEIGHT = 0.5       # question words found only in the sentence before
 ANSWER_TYPE_MARGIN = 0.12  # one sentence this close to the best must supply what is asked
+STANDFIRST_WORDS = 14      # an unpunctuated line this long is a summary, not a headline
 COVERAGE_GAIN = 0.2        # share of the question's term weight a further sentence must add
 
-_QUANTITY_Q = re.compile(r"\b(how many|how much|number of|how large|how big|what size|toll|count)\b", re.I)
-_DATE_Q = re.compile(r"\b(when|what (day|date|month|year)|since when)\b", re.I)
-_NUMBER = re.compile(r"\b\d[\d,.]*(?:-\d[\d,.]*)?\b")
-_QUANTITY_WORDS = re.compile(r"\b(hundreds|thousands|dozens|millions|dozen|several thousand|scores|one|two|three|"
-                             r"four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|fifty|hundred|thousand)\b", re.I)
-_DATE = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|"
-                   r"December|Jan|Feb|Sept?|Oct|Nov|Dec|Monday|Tuesday|Wednesday|Thursday|Friday|"
-                   r"Saturday|Sunday|19\d\d|20\d\d)\b")
 _DENIAL = re.compile(r"\b(denied|denies|deny|dismiss(ed|ing)?|refuted|disputed|contradict\w*)\b", re.I)
 _LEADING_CONNECTIVE = re.compile(r"^(But|And|However|Yet|So|Meanwhile|Also),?\s+")
 _EARLY_PRONOUN = re.compile(r"^(\S+\s+){0,12}?(its|their|they|them|he|his|she|her|this|these|those)\b", re.I)
@@ -47,7 +42,7 @@ _LOWERCASE_OK = {"the", "a", "an", "their", "its", "his", "her", "this", "these"
                  "among", "under", "over", "about", "although", "both", "each", "one", "two", "three",
                  "all", "heavy", "top", "former", "deep", "reports"}
 _MARKERS = re.compile(r"\s*\[(\d+)\]")
-_DATELINE = re.compile(r"^(\w+day,? )?\d{1,2} \w+ \d{4}, by\b|^By [A-Z]")
+_DATELINE = re.compile(r"^(\w+day,? )?\d{1,2} \w+ \d{4}(, by\b| \d\d[.:]\d\d)|^By [A-Z]")
 _COMPLETE = re.compile(r"[.!?][\"'”’)\]]*$")
 _INTRODUCES_QUOTE = re.compile(r"\b(said|says|stated|added|wrote|told [\w ]{1,30}|declared|warned)[.:]$")
 
@@ -124,19 +119,6 @@ def _normalize(text: str) -> str:
     return " ".join(text.replace("\u00a0", " ").split()).lower()
 
 
-_ENTITY_Q = re.compile(r"^\s*(who|whom|whose|which|name)\b|\b(what|which) (\w+ ){0,2}(name|agency|country|"
-                       r"countries|group|unit|city|town|minister|official|general|commander|newspaper|"
-                       r"shrine|airport|province|leaders?|officials?)\b", re.I)
-_PLACE_Q = re.compile(r"^\s*where\b|\b(in|to|from|through) (which|what) \w+", re.I)
-_REASON_Q = re.compile(r"^\s*why\b|\bwhat (was|were|is|are) the reasons?\b|\bfor what reason\b", re.I)
-_REASON = re.compile(r"\b(because|reasons?|due to|as a result|owing to|in order to|so as to|led to|caused|"
-                     r"to protect|to defend|keeps?|aim was)\b", re.I)
-_CALENDAR = {"january", "february", "march", "april", "may", "june", "july", "august", "september",
-             "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
-             "saturday", "sunday", "jan", "feb", "sept", "oct", "nov", "dec"}
-_CAPITALISED = re.compile(r"(?<![\w’'-])[A-Z][\w’'-]+")
-
-
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
 _MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
                 "october", "november", "december")
@@ -152,6 +134,21 @@ def _date_match(question: str, passage: Passage) -> float:
     month = int(published[5:7]) if len(published) >= 7 and published[5:7].isdigit() else 0
     same_month = month and _MONTH_NAMES[month - 1] in lower
     return DATE_MATCH_BONUS * (2 if same_month else 1)
+
+
+def _quotable(sentence: str) -> bool:
+    """Headlines, bylines and datelines are not statements to quote; a standfirst (a long
+    summary line without a full stop) is."""
+    complete = bool(_COMPLETE.search(sentence)) or len(sentence.split()) >= STANDFIRST_WORDS
+    return len(sentence) >= 12 and complete and not _DATELINE.match(sentence)
+
+
+def _terms_around(cand: "_Candidate") -> set[str]:
+    """Terms of a sentence and of the sentences either side of it in its passage."""
+    spans = split_sentences(cand.passage.text)
+    index = next((i for i, s in enumerate(spans) if s[0] == cand.start), 0)
+    window = spans[max(0, index - 1): index + 2]
+    return set(terms(" ".join(cand.passage.text[a:b] for a, b in window)))
 
 
 def _supplying_first(question: str, candidates: list["_Candidate"]) -> list["_Candidate"]:
@@ -181,106 +178,6 @@ def _supplying_neighbour(cand: "_Candidate", kind: str | None, question: str) ->
     return None
 
 
-_HEAD_NOUN_Q = re.compile(r"\b(?:how many|which|what)\s+((?:[\w’'-]+\s+){0,4})", re.I)
-_VERBISH = re.compile(r"^(was|were|is|are|had|has|have|did|does|do|of|in|to|from|that|who|which|been|"
-                      r"\w+ed)$", re.I)
-
-
-def head_noun(question: str) -> str | None:
-    """The thing counted or placed: 'How many Russian servicemen were…' -> 'servicemen'."""
-    match = _HEAD_NOUN_Q.search(question)
-    if not match:
-        return None
-    words = []
-    for word in match.group(1).split():
-        if _VERBISH.match(word):
-            break
-        words.append(word.strip("?,.").lower())
-    if not words or words[-1] in _stopwords() or words[-1] in ("many", "much"):
-        return None
-    return words[-1]
-
-
-def mentions_head(question: str, text: str) -> bool:
-    """True when text mentions what the question counts or picks (or there is no such noun)."""
-    noun = head_noun(question)
-    if noun is None:
-        return True
-    wanted = set(terms(noun))
-    return not wanted or bool(wanted & set(terms(text)))
-
-
-def expected_kind(question: str) -> str | None:
-    """What an answer must supply: 'quantity', 'date', 'entity', 'place', or None (open)."""
-    if _QUANTITY_Q.search(question):
-        return "quantity"
-    if _DATE_Q.search(question):
-        return "date"
-    if _PLACE_Q.search(question):
-        return "place"
-    if _REASON_Q.search(question):
-        return "reason"
-    if _ENTITY_Q.search(question):
-        return "entity"
-    return None
-
-
-_TITLE_WORDS = {"supreme", "leader", "general", "major", "maj", "gen", "brigadier", "colonel", "commander",
-                "president", "minister", "chief", "deputy", "secretary", "ayatollah", "dr", "mr", "mrs",
-                "prime", "foreign", "defense", "defence", "head", "spokesman", "official", "officials"}
-_POSSESSIVE = re.compile(r"[’']s?$")
-
-
-def _names(text: str) -> set[str]:
-    """Lower-cased capitalised words that may name something (not titles, months, stopwords)."""
-    found = set()
-    for match in _CAPITALISED.finditer(text):
-        for part in _POSSESSIVE.sub("", match.group()).split("-"):
-            lower = part.lower()
-            if lower and lower not in _CALENDAR and lower not in _stopwords() and lower not in _TITLE_WORDS:
-                found.add(lower)
-    return found
-
-
-def _asked(question: str) -> set[str]:
-    words = set()
-    for word in re.findall(r"[\w’']+(?:-[\w’']+)*", question.lower()):
-        for part in _POSSESSIVE.sub("", word).split("-"):
-            words |= {part, part.rstrip("s")}
-    return words
-
-
-def _already_asked(name: str, asked: set[str]) -> bool:
-    # "Iran" is asked when the question says "Iranian", "Russia" when it says "Russian(s)".
-    return any(v in asked for v in (name, name.rstrip("s"), name + "n", name + "ns", name + "ian", name.removesuffix("n"),
-                                    name.removesuffix("an"), name.removesuffix("ian")))
-
-
-def supplies(kind: str, sentence: str, question: str) -> bool:
-    """Does the sentence contain something of the asked kind that the question does not already?"""
-    if kind == "quantity":
-        return bool(_quantities(sentence) - _quantities(question))
-    if kind == "date":
-        return bool({m.group().lower() for m in _DATE.finditer(sentence)}
-                    - {m.group().lower() for m in _DATE.finditer(question)})
-    if kind == "reason":
-        return bool(_REASON.search(sentence))
-    asked = _asked(question)
-    return any(not _already_asked(name, asked) for name in _names(sentence))
-
-
-_DAY_OF_MONTH = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|"
-                           r"November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?,?\s+$")
-
-
-def _quantities(text: str) -> set[str]:
-    """Numbers and amounts in text; years and days of the month ("May 6") are dates, not amounts."""
-    found = {m.group().rstrip(".,").replace(",", "") for m in _NUMBER.finditer(text)
-             if not re.fullmatch(r"(19|20)\d\d", m.group()) and not _DAY_OF_MONTH.search(text, 0, m.start())}
-    found |= {m.group().lower() for m in _QUANTITY_WORDS.finditer(text)}
-    return found
-
-
 class ExtractiveAnswerer:
     """Selects, attributes and cites sentences. `embed` maps texts to unit vectors."""
 
@@ -308,8 +205,8 @@ class ExtractiveAnswerer:
                 s_terms = set(terms(text))
                 context_terms, previous_terms = previous_terms, s_terms
                 key = _normalize(text)
-                if key in seen or len(key) < 12 or not _COMPLETE.search(text) or _DATELINE.match(text):
-                    continue  # headlines, bylines and captions are not statements to quote
+                if key in seen or not _quotable(text):
+                    continue
                 seen.add(key)
                 cand = _Candidate(rank, passage, start, end, text)
                 cand.terms = frozenset(s_terms & q_terms)
@@ -337,14 +234,19 @@ class ExtractiveAnswerer:
         """Names in the question that the corpus never uses, even spelled a little differently."""
         if self._known is None:
             return []
-        unknown = []
-        for match in _CAPITALISED.finditer(question):
+        unknown: list[str] = []
+        last_end = -2
+        for match in CAPITALISED.finditer(question):
             word = match.group().rstrip("’'")
-            if match.start() == 0 or len(word) < 3 or word.lower() in _stopwords() or word.lower() in _CALENDAR:
+            if match.start() == 0 or len(word) < 3 or word.lower() in _stopwords() or word.lower() in CALENDAR:
                 continue
             stems = terms(word)
             if stems and not any(self._known(t) for t in stems):
-                unknown.append(word)
+                if unknown and match.start() == last_end + 1:
+                    unknown[-1] += " " + word  # "Javad Zarif" is one name
+                else:
+                    unknown.append(word)
+                last_end = match.start() + len(word)
         return unknown
 
     def evidence_score(self, candidates: Sequence[_Candidate]) -> float:
@@ -373,16 +275,16 @@ class ExtractiveAnswerer:
         conflict = False
         if wants_quantity:
             # Make sure a differing figure from another sentence is shown, not hidden.
-            figures = {frozenset(_quantities(c.text)) for c in chosen if _quantities(c.text)}
+            figures = {frozenset(quantities(c.text)) for c in chosen if quantities(c.text)}
             for cand in candidates[1:]:
-                if cand in chosen or not _quantities(cand.text):
+                if cand in chosen or not quantities(cand.text):
                     continue
                 on_topic = cand.lexical >= 0.75 * best.lexical
-                if on_topic and cand.score >= best.score - SELECTION_MARGIN and frozenset(_quantities(cand.text)) not in figures:
+                if on_topic and cand.score >= best.score - SELECTION_MARGIN and frozenset(quantities(cand.text)) not in figures:
                     if len(chosen) >= self.max_sentences + 1:
                         break
                     chosen.append(cand)
-                    figures.add(frozenset(_quantities(cand.text)))
+                    figures.add(frozenset(quantities(cand.text)))
             conflict = len(figures) > 1
         denials = [c for c in chosen if _DENIAL.search(c.text)]
         if denials and any(c.passage.doc_id != denials[0].passage.doc_id or not _DENIAL.search(c.text) for c in chosen):
@@ -406,11 +308,13 @@ class ExtractiveAnswerer:
                 neighbours.append(spans[index - 1])
             if _INTRODUCES_QUOTE.search(cand.text) and index + 1 < len(spans):
                 neighbours.append(spans[index + 1])
-            if position == 0 and kind in ("entity", "reason") and not supplies(kind, cand.text, question):
+            if position == 0 and kind in ("entity", "reason", "quantity", "date") and not supplies(kind, cand.text, question):
                 neighbour = _supplying_neighbour(cand, kind, question)
                 if neighbour is not None:
                     neighbours.append(neighbour)
             for start, end in neighbours:
+                if not _quotable(cand.passage.text[start:end]):
+                    continue
                 if not any(c.passage is cand.passage and c.start == start for c in result):
                     result.append(_Candidate(cand.passage_rank, cand.passage, start, end, cand.passage.text[start:end]))
         return result
@@ -426,12 +330,20 @@ class ExtractiveAnswerer:
                 and _supplying_neighbour(candidates[0], kind, question) is None):
             # The passages talk about the subject but never give the name/number/date asked for.
             return f"The corpus does not give the {_KIND_WORDS[kind]} asked for"
-        if kind in ("quantity", "place") and not any(
-                mentions_head(question, c.passage.text) for c in contenders if c.supplies or kind != "quantity"):
-            # "How many Russian servicemen…" answered by passages that never mention servicemen;
-            # "In which city…" by passages without a city. (Not for names: "Which countries…"
-            # is answered by "Saudi Arabia and Turkey" without the word "countries".)
+        if kind == "quantity" and not any(mentions_head(question, c.passage.text) for c in contenders if c.supplies):
+            # "How many Russian servicemen…" answered by passages that never mention servicemen.
+            # (Not for names or places: "Which countries…" is answered by "Saudi Arabia and
+            # Turkey", "Which airfield…" by "Hmaymim Airport", without the asked-for word.)
             return f"The corpus does not mention the {head_noun(question)} asked about"
+        noun = asked_for_noun(question)
+        if kind == "entity" and noun:
+            mentioning = [c for c in contenders if re.search(rf"\b{re.escape(noun)}\b", c.text, re.I)]
+            if mentioning and all(unnamed_in(question, c.text) for c in mentioning):
+                return f"The corpus does not name the {noun}"
+        events = event_terms(question)
+        if events and not any(events <= _terms_around(c) for c in contenders if c.supplies or kind is None):
+            # "When was Soleimani killed?" answered with sentences about his being wounded.
+            return "The corpus does not report that event"
         return None
 
     def answer(self, parts: Sequence[tuple[str, np.ndarray]], passages: Sequence[Passage],
@@ -474,9 +386,12 @@ def _join(words: list[str]) -> str:
 
 
 def abstention(question: str, reason: str = "") -> Answer:
-    """An answer that states no fact: the corpus does not answer the question."""
-    why = f" ({reason})" if reason else ""
-    return Answer(question=question, text=f"{ABSTAIN_TEXT}{why}: “{question.strip()}”.", citations=[], abstained=True)
+    """An answer that states no fact: the corpus does not answer the question (and why, when known)."""
+    if reason:
+        text = f"{reason}, so it cannot answer “{question.strip()}”."
+    else:
+        text = f"{ABSTAIN_TEXT}: “{question.strip()}”."
+    return Answer(question=question, text=text, citations=[], abstained=True)
 
 
 def _sentence_body(text: str, lead: bool) -> str:

@@ -22,6 +22,8 @@ _DROP_LINE = [re.compile(p, re.IGNORECASE) for p in (
     r"\bcookies?\b.*\b(privacy|consent|agree|browsing)\b",
     r"^this entry was posted in|bookmark the permalink",
     r"your email address will not be published|required fields are marked|uses akismet to reduce spam",
+    r"^\*?\s*this article was (amended|updated|corrected) on\b",           # a correction notice
+    r"^\*?\s*[\w’' .]{2,40}\. \w+day,? \d{1,2} \w+ \d{4},? \d\d?[.:]\d\d( \w+)?:?$",  # publication stamp
 )]
 # A line matching one of these starts the page's tail (footnotes, comments, author box):
 # it and everything after it are dropped.

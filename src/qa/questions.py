@@ -44,6 +44,8 @@ def decompose(question: str) -> Decomposed:
     if sides:
         return Decomposed(sides, alternatives=True)
     parts = [p.strip() for p in _AND_WH.split(question) if p and p.strip()]
+    if any(len(p.split()) < 3 for p in parts):
+        parts = [question]  # "When and how was he killed?" is one question about one event
     if len(parts) == 1:
         verb = _IMPERATIVE.match(question)
         if verb and " and the " in question:

@@ -1,0 +1,63 @@
+"""Question analysis without the index: answer kinds, compound questions, follow-ups."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answer_types import asked_for_noun, event_terms, expected_kind, head_noun, supplies, unnamed_in
+from qa.chat import condense
+from qa.questions import decompose
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("How many Hezbollah fighters had died in Syria?", "quantity"),
+    ("On what date did Russia begin its air operations?", "date"),
+    ("When was the cease-fire announced?", "date"),
+    ("What was he doing in Aleppo when he was killed?", None),
+    ("Where are the fighters buried?", "place"),
+    ("Why did Iran withdraw?", "reason"),
+    ("Who commands the Quds Force?", "entity"),
+    ("Which news agency reported it?", "entity"),
+])
+def test_expected_kind(question, kind):
+    assert expected_kind(question) == kind
+
+
+def test_supplies_needs_something_new_of_the_asked_kind():
+    q = "How many Iranian troops were massing on Aleppo?"
+    assert supplies("quantity", "Officials said “thousands” of Iranians would take part.", q)
+    assert not supplies("quantity", "On May 6, Iranian accounts shared pictures.", q)  # a date, not an amount
+    who = "Who did Khamenei put in charge of the Iranian side?"
+    assert supplies("entity", "Soleimani, assigned by Khamenei, travelled to Moscow.", who)
+    assert not supplies("entity", "Iran’s Supreme Leader Khamenei met the envoy in Tehran’s palace.", who.replace("Iranian", "Iranian Tehran"))
+
+
+def test_head_noun_and_anonymous_mentions():
+    assert head_noun("How many Russian servicemen were killed?") == "servicemen"
+    assert asked_for_noun("What was the name of the Iranian official who said it?") == "official"
+    assert unnamed_in("Which Russian news agency reported the cut?", "A Russian news agency reported on Dec 15.")
+    assert not unnamed_in("Which news agency reported the cost?", "Bloomberg news agency reported the cost.")
+
+
+def test_event_terms_of_yes_no_and_when_questions():
+    assert event_terms("When and how was Qassem Soleimani killed?") == {"die"}  # killed ~ died
+    assert event_terms("Was Qassem Soleimani wounded?") == {"wound"}
+    assert event_terms("Who commanded the brigade?") == set()
+
+
+def test_compound_questions_are_split_and_resolved():
+    parts = decompose("What was reported about Soleimani in late 2015, and where was he said to be in 2016?").parts
+    assert parts == ["What was reported about Soleimani in late 2015", "where was Soleimani said to be in 2016?"]
+    sides = decompose("Was Iran building up or drawing down its forces in Syria?")
+    assert sides.alternatives
+    assert sides.parts == ["Was Iran building up its forces in Syria?", "Was Iran drawing down its forces in Syria?"]
+    assert decompose("When and how was he killed?").parts == ["When and how was he killed?"]
+
+
+def test_followups_resolve_people_and_keep_context():
+    history = [("Who commands the Quds Force?",
+                "According to The Guardian (14 December 2016), the militias report to the Iranian Maj Gen Qassem Suleimani [1].")]
+    assert condense("Was he wounded?", history).display == "Was Qassem Suleimani wounded?"
+    other = condense("Who reported that?", [("How many Iranians died in Syria?", "As many as 1,000 [1].")])
+    assert other.followup and "How many Iranians died in Syria?" in other.retrieval
+    assert not condense("How many Iranians died in Syria?", history).followup
