@@ -36,7 +36,7 @@ class Settings:
     max_answer_sentences: int = 3
     # Abstain when the best evidence scores below this. Calibrated, not guessed:
     # `qa calibrate corpus/eval/aleppo.jsonl` prints the table this value comes from.
-    abstain_threshold: float = 0.305
+    abstain_threshold: float = 0.304
     max_question_chars: int = 2000
     # Ingest
     auto_ingest: bool = True
