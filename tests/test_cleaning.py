@@ -252,3 +252,17 @@ def test_nbsp_and_markup_are_normalised_with_offsets():
 def test_article_line_that_looks_like_a_tail_header_keeps_the_rest(heading):
     original = f"The ministry issued a statement.\n\n{heading}\n\nThe troops will stay in Aleppo until spring."
     assert "The troops will stay in Aleppo until spring." in clean(original).text
+
+
+def test_no_boilerplate_reaches_the_index(shipped):
+    """What is stored in Chroma (and so retrievable and citable) holds none of the boilerplate."""
+    from qa.index import COLLECTION, CorpusIndex, all_nodes, chroma_client
+
+    client = chroma_client(CorpusIndex(shipped).current_build() / "chroma")
+    try:
+        stored = " ".join(node.get_content() for node in all_nodes(client.get_collection(COLLECTION)))
+    finally:
+        client.close()
+    assert "Shia militias have also played a decisive role." in stored  # the index is not empty
+    leaked = [needle for needle in BOILERPLATE if needle in stored]
+    assert not leaked, leaked

@@ -15,9 +15,9 @@ import numpy as np
 
 from .chunking import split_sentences
 from .corpus import human_date
-from .answer_types import (CALENDAR, CAPITALISED, _QUANTITY_Q, asked_for_noun, event_terms, expected_kind,
+from .answer_types import (CALENDAR, CAPITALISED, asked_for_noun, event_terms, expected_kind,
                            head_noun, mentions_head, quantities, supplies, unnamed_in)
-from .retrieve import Passage, _stopwords, terms
+from .retrieve import Passage, stopwords, terms
 
 # Weights of the sentence score; with abstain_threshold they were chosen by
 # `qa calibrate corpus/eval/aleppo.jsonl` (see README, "Abstention").
@@ -143,10 +143,15 @@ def _quotable(sentence: str) -> bool:
     return len(sentence) >= 12 and complete and not _DATELINE.match(sentence)
 
 
+def _sentence_spans(cand: "_Candidate") -> tuple[list[tuple[int, int]], int]:
+    """The sentence spans of cand's passage and the index of cand among them."""
+    spans = split_sentences(cand.passage.text)
+    return spans, next((i for i, s in enumerate(spans) if s[0] == cand.start), 0)
+
+
 def _terms_around(cand: "_Candidate") -> set[str]:
     """Terms of a sentence and of the sentences either side of it in its passage."""
-    spans = split_sentences(cand.passage.text)
-    index = next((i for i, s in enumerate(spans) if s[0] == cand.start), 0)
+    spans, index = _sentence_spans(cand)
     window = spans[max(0, index - 1): index + 2]
     return set(terms(" ".join(cand.passage.text[a:b] for a, b in window)))
 
@@ -168,10 +173,7 @@ def _supplying_neighbour(cand: "_Candidate", kind: str | None, question: str) ->
     """The sentence after (or else before) cand in its passage that has what is asked."""
     if kind is None:
         return None
-    spans = split_sentences(cand.passage.text)
-    index = next((i for i, s in enumerate(spans) if s[0] == cand.start), None)
-    if index is None:
-        return None
+    spans, index = _sentence_spans(cand)
     for i in (index + 1, index - 1):
         if 0 <= i < len(spans) and supplies(kind, cand.passage.text[slice(*spans[i])], question):
             return spans[i]
@@ -238,7 +240,7 @@ class ExtractiveAnswerer:
         last_end = -2
         for match in CAPITALISED.finditer(question):
             word = match.group().rstrip("’'")
-            if match.start() == 0 or len(word) < 3 or word.lower() in _stopwords() or word.lower() in CALENDAR:
+            if match.start() == 0 or len(word) < 3 or word.lower() in stopwords() or word.lower() in CALENDAR:
                 continue
             stems = terms(word)
             if stems and not any(self._known(t) for t in stems):
@@ -261,7 +263,7 @@ class ExtractiveAnswerer:
         chosen = [best]
         covered = set(best.terms)
         q_weight = sum(self._idf(t) for t in terms(question)) or 1.0
-        wants_quantity = bool(_QUANTITY_Q.search(question))
+        wants_quantity = expected_kind(question) == "quantity"
         limit = self.max_sentences if single else max(1, self.max_sentences - 1)
         for cand in candidates[1:]:
             if len(chosen) >= limit:
@@ -299,10 +301,7 @@ class ExtractiveAnswerer:
         kind = expected_kind(question)
         result = list(chosen)
         for position, cand in enumerate(chosen):
-            spans = split_sentences(cand.passage.text)
-            index = next((i for i, s in enumerate(spans) if s[0] == cand.start), None)
-            if index is None:
-                continue
+            spans, index = _sentence_spans(cand)
             neighbours = []
             if (_BACK_REFERENCE.match(cand.text) or _EARLY_PRONOUN.search(cand.text)) and index > 0:
                 neighbours.append(spans[index - 1])
@@ -400,7 +399,7 @@ def _sentence_body(text: str, lead: bool) -> str:
         return text
     text = _LEADING_CONNECTIVE.sub("", text)
     first = text.split(" ", 1)[0]
-    if (first.lower() in _LOWERCASE_OK or first.lower() in _stopwords()) and first[:1].isupper() and not first.isupper():
+    if (first.lower() in _LOWERCASE_OK or first.lower() in stopwords()) and first[:1].isupper() and not first.isupper():
         text = first.lower() + text[len(first):]
     return text
 

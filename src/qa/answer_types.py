@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .retrieve import _stopwords, terms
+from .retrieve import stopwords, terms
 
 _QUANTITY_Q = re.compile(r"\b(how many|how much|number of|how large|how big|how far|how long|how old|"
                          r"what size|toll|count)\b", re.I)
@@ -49,7 +49,7 @@ def head_noun(question: str) -> str | None:
         if _VERBISH.match(word):
             break
         words.append(word.strip("?,.").lower())
-    if not words or words[-1] in _stopwords() or words[-1] in ("many", "much"):
+    if not words or words[-1] in stopwords() or words[-1] in ("many", "much"):
         return None
     return words[-1]
 
@@ -90,7 +90,7 @@ def _names(text: str) -> set[str]:
     for match in CAPITALISED.finditer(text):
         for part in _POSSESSIVE.sub("", match.group()).split("-"):
             lower = part.lower()
-            if lower and lower not in CALENDAR and lower not in _stopwords() and lower not in _TITLE_WORDS:
+            if lower and lower not in CALENDAR and lower not in stopwords() and lower not in _TITLE_WORDS:
                 found.add(lower)
     return found
 

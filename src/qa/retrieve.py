@@ -49,7 +49,7 @@ def _stemmer():
 
 
 @lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
+def stopwords() -> frozenset[str]:
     """NLTK's English stopwords as shipped inside llama-index-core (no download), plus bm25s's."""
     import llama_index.core as core
     from bm25s.stopwords import STOPWORDS_EN
@@ -76,7 +76,7 @@ _SAME_MEANING = {stem: group[0] for group in (
 
 def terms(text: str) -> list[str]:
     """Stemmed content words (stopwords and question words removed), near-synonyms folded."""
-    stop = _stopwords()
+    stop = stopwords()
     words = [w for w in _TOKEN.findall(text.lower()) if w not in stop]
     return [_SAME_MEANING.get(stem, stem) for stem in _stemmer().stemWords(words)]
 
