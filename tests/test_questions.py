@@ -42,7 +42,8 @@ def test_head_noun_and_anonymous_mentions():
 def test_event_terms_of_yes_no_and_when_questions():
     assert event_terms("When and how was Qassem Soleimani killed?") == {"die"}  # killed ~ died
     assert event_terms("Was Qassem Soleimani wounded?") == {"wound"}
-    assert event_terms("Who commanded the brigade?") == set()
+    assert event_terms("Who commanded the brigade?") == {"command"}
+    assert event_terms("Which aide credited the coalition?") == set()  # "which X" is not an event question
 
 
 def test_compound_questions_are_split_and_resolved():

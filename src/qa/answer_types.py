@@ -179,9 +179,13 @@ _REPORTING = ("report", "said", "accord", "call", "name", "base", "link", "affil
 _YES_NO = re.compile(r"^\s*(was|were|is|are|did|does|do|has|have|had)\b", re.I)
 
 
+_WHO_DID = re.compile(r"^\s*who\s+[a-z]+ed\b", re.I)
+
+
 def event_terms(question: str) -> set[str]:
-    """Stems of the past-tense verbs of a yes/no or 'when' question ('killed' -> 'die')."""
-    if not (_YES_NO.match(question) or expected_kind(question) == "date"):
+    """Stems of the past-tense verbs of a question about an event: a yes/no question, a
+    'when' question, or 'who <did> …' ('killed' -> 'die'). An answer must report that event."""
+    if not (_YES_NO.match(question) or expected_kind(question) == "date" or _WHO_DID.match(question)):
         return set()
     verbs = [w for w in re.findall(r"[A-Za-z]+", question) if w.islower() and w.endswith("ed") and len(w) > 4]
     return {t for w in verbs for t in terms(w) if not t.startswith(_REPORTING)}
