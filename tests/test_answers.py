@@ -122,9 +122,8 @@ def test_overrides_apply_to_one_call(assistant):
 
 
 @pytest.mark.parametrize("name, floors", [
-    # Measured: 0.88 / 0.95 / 7 of 9 abstained / precision 1.00. The abstention target of the
-    # foundation issue is 0.8; this set stands at 0.78 (see README, "Evaluation").
-    ("aleppo.jsonl", {"key_facts": 0.85, "gold_cited": 0.90, "abstention_recall": 0.75, "abstention_precision": 0.9}),
+    # The foundation issue's targets; measured 0.88 / 0.95 / 8 of 9 abstained / precision 1.00.
+    ("aleppo.jsonl", {"key_facts": 0.85, "gold_cited": 0.90, "abstention_recall": 0.8, "abstention_precision": 0.9}),
     # Written afterwards by someone who had not seen the answerer; measured 0.75 / 1.00 / 0.80 / 1.00.
     ("aleppo-heldout.jsonl", {"key_facts": 0.70, "gold_cited": 0.90, "abstention_recall": 0.6, "abstention_precision": 0.9}),
 ])
