@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine:
-#   make app    set up .venv, build/update the index, start the app (for now: qa chat)
+#   make app    set up .venv, build/update the index, start the web app on 127.0.0.1:7860
 #   make test   set up .venv and run the tests
 PYTHON ?= python3
 VENV := .venv
@@ -22,7 +22,15 @@ ingest: $(STAMP)
 app: ingest
 	$(BIN)/python app.py
 
-test: $(STAMP)
+# Browser tests drive Debian's Chromium (never a downloaded browser build).
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "install Chromium so that $(CHROMIUM) exists" >&2; exit 1; }
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 eval: ingest

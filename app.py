@@ -1,11 +1,268 @@
-"""The qa app. The Gradio web UI is coming (issue 3); until then this starts the terminal chat."""
+"""qa web app: chat with cited answers, a sources panel and the corpus. Uses only the public qa API.
+
+    python app.py            (or `make app`)   serves on QA_HOST:QA_PORT, default 127.0.0.1:7860
+
+Everything from the corpus or from a user is escaped before it reaches the page: passages and
+questions are shown as text, never as live HTML.
+"""
 
 from __future__ import annotations
 
+import html
+import logging
+import os
+import re
 import sys
+from pathlib import Path
+from typing import Any, Iterator
 
-from qa.cli import main
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
+
+import gradio as gr  # noqa: E402 - after the environment is set
+
+import qa  # noqa: E402
+
+log = logging.getLogger("qa.app")
+
+EXAMPLES = [
+    "How many Hezbollah fighters had died in Syria?",
+    "How many Iranian troops were massing on Aleppo?",
+    "Who commands the Quds Force?",
+    "Where are Iraqi militia fighters who died in Syria being buried?",
+]
+_MARKER = re.compile(r"\s?\[(\d+)\]")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>])")
+
+CSS = """
+.qa-header h1 { margin-bottom: 0; }
+.qa-header p { margin-top: 4px; color: var(--body-text-color-subdued); }
+a.cite { cursor: pointer; text-decoration: none; font-weight: 600; color: var(--color-accent);
+         padding: 0 1px; }
+a.cite:hover { text-decoration: underline; }
+.qa-badge { display: inline-block; border-radius: 6px; padding: 2px 8px; font-size: 0.85em;
+            font-weight: 600; margin-bottom: 6px; }
+.qa-badge.abstain { background: #fff4e5; color: #8a4b00; border: 1px solid #f0c080; }
+.qa-badge.conflict { background: #fdecea; color: #8c1d18; border: 1px solid #f1aeb5; }
+.qa-sources { display: flex; flex-direction: column; gap: 10px; }
+.qa-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px;
+             background: var(--background-fill-secondary); scroll-margin-top: 12px; }
+.qa-source.flash { outline: 3px solid var(--color-accent); }
+.qa-source .num { display: inline-block; min-width: 1.6em; height: 1.6em; line-height: 1.6em;
+                  text-align: center; border-radius: 50%; background: var(--color-accent);
+                  color: white; font-weight: 700; margin-right: 6px; }
+.qa-source .title { font-weight: 600; }
+.qa-source .meta { color: var(--body-text-color-subdued); font-size: 0.85em; margin: 2px 0 6px; }
+.qa-source .passage { white-space: pre-wrap; font-size: 0.92em; line-height: 1.45; }
+#sources { max-height: 640px; overflow-y: auto; }
+.qa-source mark { background: #fff3a3; padding: 0 1px; }
+.qa-empty { color: var(--body-text-color-subdued); font-style: italic; }
+"""
+
+# Clicking a [n] marker in the chat shows and highlights source n in the sources panel.
+HEAD = """
+<script>
+document.addEventListener('click', function (event) {
+  const marker = event.target.closest('a.cite');
+  if (!marker) return;
+  event.preventDefault();
+  const number = (marker.className.match(/cite-(\d+)/) || [])[1];
+  const card = number && document.getElementById('src-' + number);
+  if (!card) return;
+  card.scrollIntoView({behavior: 'smooth', block: 'nearest'});
+  card.classList.add('flash');
+  setTimeout(function () { card.classList.remove('flash'); }, 1600);
+});
+</script>
+"""
+
+
+def escape_markdown(text: str) -> str:
+    """Text shown literally inside the chat's markdown: no HTML, no markdown syntax."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def _passage_preview(citation: Any, limit: int = 600) -> str:
+    quoted = " … ".join(citation.text[s:e] for s, e in citation.highlights) or citation.text
+    return quoted if len(quoted) <= limit else quoted[: limit - 1] + "…"
+
+
+def render_answer(text: str, answer: qa.Answer | None = None) -> str:
+    """The chat bubble: escaped answer text with clickable [n] markers (hover shows the passage)."""
+    citations = {c.number: c for c in answer.citations} if answer else {}
+    parts, last = [], 0
+    for match in _MARKER.finditer(text):
+        parts.append(escape_markdown(text[last:match.start()]))
+        number = int(match.group(1))
+        citation = citations.get(number)
+        title = html.escape(f"{citation.source}: {_passage_preview(citation)}") if citation else ""
+        # The number travels in the class: the chat's HTML sanitizer drops data-* attributes.
+        parts.append(f' <a class="cite cite-{number}" title="{title}">[{number}]</a>')
+        last = match.end()
+    parts.append(escape_markdown(text[last:]))
+    body = "".join(parts)
+    if answer is not None and answer.abstained:
+        body = '<span class="qa-badge abstain">No answer in the corpus</span>\n\n' + body
+    elif answer is not None and answer.conflict:
+        body = '<span class="qa-badge conflict">Sources disagree</span>\n\n' + body
+    return body
+
+
+def _highlighted(text: str, spans: list[tuple[int, int]]) -> str:
+    out, last = [], 0
+    for start, end in sorted(spans):
+        out.append(html.escape(text[last:start]))
+        out.append(f"<mark>{html.escape(text[start:end])}</mark>")
+        last = end
+    out.append(html.escape(text[last:]))
+    return "".join(out)
+
+
+def render_sources(answer: qa.Answer | None) -> str:
+    """The sources panel: every cited passage with its source and the quoted sentences marked."""
+    if answer is None:
+        return '<div class="qa-empty">Sources of the latest answer appear here.</div>'
+    if answer.abstained:
+        return ('<div class="qa-badge abstain">No answer in the corpus</div>'
+                '<div class="qa-empty">Nothing is cited: no passage answers this question.</div>')
+    cards = []
+    if answer.conflict:
+        cards.append('<div class="qa-badge conflict">Sources disagree: each side is cited</div>')
+    for c in answer.citations:
+        when = f" · {html.escape(c.date)}" if c.date else ""
+        publisher = html.escape(c.publisher) if c.publisher else "Unknown publisher"
+        cards.append(
+            f'<div class="qa-source" id="src-{c.number}">'
+            f'<div><span class="num">{c.number}</span><span class="title">{html.escape(c.title or c.path)}</span></div>'
+            f'<div class="meta">{publisher}{when} · {html.escape(c.path)}, characters {c.start}–{c.end}</div>'
+            f'<div class="passage">{_highlighted(c.text, c.highlights)}</div></div>')
+    return '<div class="qa-sources">' + "".join(cards) + "</div>"
+
+
+def document_rows(assistant: qa.Assistant) -> list[list[Any]]:
+    return [[d["title"], d["publisher"], d["date"], d["chunks"], d["path"]] for d in assistant.documents()]
+
+
+def index_summary(assistant: qa.Assistant) -> str:
+    state, detail = assistant.index_status()
+    labels = {"current": "Index up to date", "stale": "Index out of date (re-index to include changes)",
+              "missing": "No index yet", "incompatible": "Index built with another model or chunker"}
+    return f"**{labels.get(state, state)}** — {escape_markdown(detail)}"
+
+
+def build_app(assistant: qa.Assistant) -> gr.Blocks:
+    settings = assistant.settings
+
+    def respond(message: str, chat: list[dict[str, Any]], turns: list[list[str]], top_k: int,
+                mode: str, answerer: str) -> Iterator[tuple[Any, ...]]:
+        chat = list(chat or []) + [{"role": "user", "content": escape_markdown(message or "")},
+                                   {"role": "assistant", "content": "…"}]
+        yield chat, gr.update(), turns, ""
+        try:
+            for text, answer in assistant.stream(message, history=turns, top_k=int(top_k),
+                                                 retrieval_mode=mode, answerer=answerer):
+                chat[-1] = {"role": "assistant", "content": render_answer(text, answer)}
+                if answer is None:
+                    yield chat, gr.update(), turns, ""
+                else:
+                    yield chat, render_sources(answer), turns + [[message, answer.text]], ""
+        except qa.QuestionError as exc:
+            chat[-1] = {"role": "assistant", "content": "⚠️ " + escape_markdown(str(exc))}
+            yield chat, gr.update(), turns, message
+        except Exception as exc:  # noqa: BLE001 - a short message in the chat, the details in the log
+            log.exception("answering failed")
+            chat[-1] = {"role": "assistant",
+                        "content": "⚠️ " + escape_markdown(f"Could not answer: {type(exc).__name__}: {exc}"[:300])}
+            yield chat, gr.update(), turns, message
+
+    def new_conversation() -> tuple[Any, ...]:
+        return [], render_sources(None), [], ""
+
+    def reindex(progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - gradio's idiom
+        try:
+            report = assistant.ingest(progress=lambda done, total: progress(done / max(total, 1),
+                                                                          desc="Embedding chunks"))
+            message = escape_markdown(report.summary())
+        except Exception as exc:  # noqa: BLE001
+            log.exception("re-index failed")
+            message = "⚠️ " + escape_markdown(f"Re-index failed: {exc}")
+        return document_rows(assistant), index_summary(assistant), message
+
+    def upload(path: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        if not path:
+            return gr.update(), gr.update(), "Choose a .txt, .md or .html file first.", None
+        source = Path(path)
+        try:
+            if source.stat().st_size > settings.max_upload_bytes:
+                raise ValueError(f"{source.name} is larger than {settings.max_upload_bytes / 1e6:.0f} MB")
+            report = assistant.add_document(source.name, source.read_bytes())
+            message = f"Added **{escape_markdown(source.name)}**. " + escape_markdown(report.summary())
+        except ValueError as exc:
+            message = "⚠️ " + escape_markdown(str(exc))
+        return document_rows(assistant), index_summary(assistant), message, None
+
+    with gr.Blocks(title="qa — answers with receipts") as demo:
+        turns = gr.State([])
+        with gr.Column(elem_classes="qa-header"):
+            gr.Markdown("# qa — answers with receipts\nAsk about the documents. Every statement cites "
+                        "the passage it comes from; hover or click a **[n]** to see it.")
+        with gr.Tab("Ask"):
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(label="Conversation", height=520, elem_id="chat",
+                                         sanitize_html=True, render_markdown=True, buttons=["copy"],
+                                         feedback_options=None)
+                    with gr.Row():
+                        question = gr.Textbox(placeholder="Ask a question about the corpus…", show_label=False,
+                                              scale=5, max_length=settings.max_question_chars,
+                                              elem_id="question", autofocus=True)
+                        ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                    with gr.Row():
+                        clear = gr.Button("New conversation", size="sm", elem_id="new-conversation")
+                    gr.Examples(EXAMPLES, inputs=question, label="Try one of these")
+                with gr.Column(scale=2):
+                    gr.Markdown("### Sources")
+                    sources = gr.HTML(render_sources(None), elem_id="sources")
+            with gr.Accordion("Settings", open=False):
+                with gr.Row():
+                    top_k = gr.Slider(1, 10, value=settings.top_k, step=1, label="Passages retrieved (top-k)")
+                    mode = gr.Radio(["hybrid", "dense", "keyword"], value=settings.retrieval_mode,
+                                    label="Retrieval")
+                    answerer = gr.Dropdown(["extractive"], value=settings.answerer, label="Answerer")
+        with gr.Tab("Corpus"):
+            status = gr.Markdown(index_summary(assistant), elem_id="index-status")
+            documents = gr.Dataframe(document_rows(assistant), headers=["Title", "Publisher", "Date", "Chunks", "File"],
+                                     interactive=False, wrap=True, elem_id="documents")
+            with gr.Row():
+                reindex_button = gr.Button("Re-index", elem_id="reindex")
+                upload_file = gr.File(label=f"Add a document (.txt, .md, .html; up to "
+                                            f"{settings.max_upload_bytes / 1e6:.0f} MB)",
+                                      file_types=[".txt", ".md", ".html", ".htm"], type="filepath",
+                                      elem_id="upload")
+            corpus_message = gr.Markdown(elem_id="corpus-message")
+
+        outputs = [chatbot, sources, turns, question]
+        inputs = [question, chatbot, turns, top_k, mode, answerer]
+        ask.click(respond, inputs, outputs)
+        question.submit(respond, inputs, outputs)
+        clear.click(new_conversation, None, outputs)
+        reindex_button.click(reindex, None, [documents, status, corpus_message])
+        upload_file.upload(upload, upload_file, [documents, status, corpus_message, upload_file])
+    return demo
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    settings = qa.load_settings()
+    assistant = qa.Assistant(settings)
+    print(index_summary(assistant) if assistant.retriever() else "", file=sys.stderr)
+    demo = build_app(assistant)
+    auth = tuple(settings.auth.split(":", 1)) if settings.auth else None
+    if settings.auth and len(auth) != 2:
+        raise SystemExit("QA_AUTH must look like user:password")
+    demo.queue(default_concurrency_limit=settings.concurrency, max_size=64)
+    demo.launch(server_name=settings.host, server_port=settings.port, auth=auth, show_error=False,
+                allowed_paths=[], footer_links=[], css=CSS, head=HEAD, theme=gr.themes.Soft())
+
 
 if __name__ == "__main__":
-    print("qa: the web UI is not built yet; starting the terminal chat (qa chat).", file=sys.stderr)
-    sys.exit(main(["chat", *sys.argv[1:]]))
+    main()

@@ -13,10 +13,20 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .answer_types import (
+    CALENDAR,
+    CAPITALISED,
+    asked_for_noun,
+    event_terms,
+    expected_kind,
+    head_noun,
+    mentions_head,
+    quantities,
+    supplies,
+    unnamed_in,
+)
 from .chunking import split_sentences
 from .corpus import human_date
-from .answer_types import (CALENDAR, CAPITALISED, asked_for_noun, event_terms, expected_kind,
-                           head_noun, mentions_head, quantities, supplies, unnamed_in)
 from .retrieve import Passage, stopwords, terms
 
 # Weights of the sentence score; with abstain_threshold they were chosen by

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from .answer import Answer, ExtractiveAnswerer
 from .chat import condense, history_from_pairs
-from .questions import decompose
 from .config import Settings, load_settings
+from .corpus import TEXT_SUFFIXES, load_document
 from .index import CorpusIndex, IndexError, IngestReport
+from .questions import decompose
 from .retrieve import HybridRetriever
 
 
@@ -88,9 +91,10 @@ class Assistant:
             self._vectors = _VectorCache(self._embedder)
         return self._embedder
 
-    def ingest(self, rebuild: bool = False) -> IngestReport:
+    def ingest(self, rebuild: bool = False, progress: Callable[[int, int], None] | None = None) -> IngestReport:
+        """Update the index from the corpus folder (only changed files are embedded)."""
         with self._lock:
-            report = self.index.ingest(rebuild=rebuild)
+            report = self.index.ingest(rebuild=rebuild, progress=progress)
             self.last_ingest = report
             self._reopen_if_moved(force=report.changed)
             return report
@@ -148,6 +152,60 @@ class Assistant:
         answer.timings_ms = {k: round(v, 1) for k, v in timings.items()}
         return answer
 
+    def stream(self, question: str, history: Sequence[Sequence[str]] | None = None,
+               **overrides: Any) -> Iterator[tuple[str, Answer | None]]:
+        """Yield the answer text as it grows, sentence by sentence, then (text, Answer).
+
+        The extractive answerer composes the whole answer at once, so the pieces come as
+        fast as they are produced; an LLM backend streams tokens through the same shape."""
+        answer = self.ask(question, history=history, **overrides)
+        shown = ""
+        pieces = _sentence_pieces(answer.text)
+        for piece in pieces[:-1]:
+            shown += piece
+            yield shown, None
+        yield answer.text, answer
+
+    # The corpus ------------------------------------------------------------------------
+    def documents(self) -> list[dict[str, Any]]:
+        """The indexed documents: path, title, publisher, date and chunk count."""
+        self.retriever()
+        manifest = self.index.manifest() or {"files": {}}
+        return [{"path": path, **{k: entry.get(k, "") for k in ("title", "publisher", "date", "chunks")}}
+                for path, entry in sorted(manifest["files"].items())]
+
+    def index_status(self) -> tuple[str, str]:
+        """('current' | 'stale' | 'missing' | 'incompatible', details)."""
+        return self.index.status()
+
+    def add_document(self, filename: str, data: bytes) -> IngestReport:
+        """Add a file to the corpus and index it incrementally. A file that cannot be used
+        raises ValueError and leaves the corpus and the index as they were."""
+        name = safe_filename(filename)
+        if len(data) > self.settings.max_upload_bytes:
+            raise ValueError(f"{name} is {len(data) / 1e6:.1f} MB; the limit is "
+                             f"{self.settings.max_upload_bytes / 1e6:.0f} MB (max_upload_bytes)")
+        corpus_dir = Path(self.settings.corpus_dir)
+        target = corpus_dir / name
+        if target.exists():
+            raise ValueError(f"{name} is already in the corpus; rename the file to add it as a new document")
+        corpus_dir.mkdir(parents=True, exist_ok=True)
+        staging = corpus_dir / f".{name}.upload"
+        staging.write_bytes(data)
+        try:
+            staging.rename(target)
+            load_document(target, corpus_dir)
+        except ValueError as exc:
+            target.unlink(missing_ok=True)
+            raise ValueError(f"{name} was not added: {exc}") from None
+        finally:
+            staging.unlink(missing_ok=True)
+        try:
+            return self.ingest()
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+
     def _query_vector(self, text: str) -> np.ndarray:
         return np.asarray(self.embedder.get_query_embedding(text), dtype=np.float32)
 
@@ -156,6 +214,28 @@ class Assistant:
             if self._retriever is not None:
                 self._retriever.close()
                 self._retriever = None
+
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_filename(filename: str) -> str:
+    """A plain file name for the corpus folder: no directories, no hidden files, a supported type."""
+    given = Path(str(filename).replace("\\", "/")).name
+    suffix = Path(given).suffix.lower()
+    stem = _UNSAFE_NAME.sub("-", given[: len(given) - len(suffix)]).strip("-.")
+    name = f"{stem}{suffix}"
+    if not stem or suffix not in TEXT_SUFFIXES:
+        raise ValueError(f"{given or 'this file'} is not a supported type; "
+                         f"upload one of: {', '.join(TEXT_SUFFIXES)}")
+    return name
+
+
+def _sentence_pieces(text: str) -> list[str]:
+    """Split text after each sentence (keeping the spaces), for streaming."""
+    pieces = re.split(r"(?<=[.!?”\]])(\s+)(?=[^\s\[])", text)
+    joined = [a + b for a, b in zip(pieces[::2], pieces[1::2] + [""])]
+    return joined or [text]
 
 
 _default: Assistant | None = None

@@ -47,8 +47,8 @@ class Chunk:
 
 @lru_cache(maxsize=1)
 def _encoding():
-    import tiktoken  # noqa: PLC0415 - the cache location must be set first
     import llama_index.core as core
+    import tiktoken  # noqa: PLC0415 - the cache location must be set first
 
     cache = Path(core.__file__).parent / "_static" / "tiktoken_cache"
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(cache))

@@ -74,7 +74,7 @@ class CleanText:
         return self.offsets[start], self.ends[end - 1]
 
 
-class _Builder:
+class TextBuilder:
     def __init__(self, original: str) -> None:
         self.original = original
         self.parts: list[str] = []
@@ -165,7 +165,7 @@ def _continues(previous: str, following: str) -> bool:
     return bool(_STOPWORD_END.search(previous))
 
 
-def _emit_line(builder: _Builder, original: str, start: int, end: int, first_in_paragraph: bool) -> None:
+def _emit_line(builder: TextBuilder, original: str, start: int, end: int, first_in_paragraph: bool) -> None:
     line = original[start:end]
     # Trim surrounding whitespace; keep the offsets of what remains.
     left = len(line) - len(line.lstrip())
@@ -193,7 +193,7 @@ def _emit_line(builder: _Builder, original: str, start: int, end: int, first_in_
 
 def clean(original: str) -> CleanText:
     """Return the article text of `original` with an offset map back into it."""
-    builder = _Builder(original)
+    builder = TextBuilder(original)
     paragraphs = _paragraphs(original, _kept_lines(original))
     previous_text = ""
     for index, paragraph in enumerate(paragraphs):
@@ -213,4 +213,4 @@ def clean(original: str) -> CleanText:
     return builder.build()
 
 
-__all__ = ["CleanText", "clean"]
+__all__ = ["CleanText", "TextBuilder", "clean"]

@@ -41,6 +41,12 @@ class Settings:
     # Ingest
     auto_ingest: bool = True
     progress: bool = True
+    max_upload_bytes: int = 5_000_000
+    # Web app
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth: str = ""              # "user:password" turns on the login page
+    concurrency: int = 4        # questions answered at once; the rest wait in the queue
 
     def __post_init__(self) -> None:
         if self.retrieval_mode not in RETRIEVAL_MODES:

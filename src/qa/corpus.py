@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from .cleaning import CleanText, clean
+from .html_text import clean_html
 
 log = logging.getLogger("qa")
 
-TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
+HTML_SUFFIXES = (".html", ".htm")
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text") + HTML_SUFFIXES
 META_SUFFIX = ".meta.json"
 MAX_FILE_BYTES = 20 * 1024 * 1024
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -155,7 +157,7 @@ def load_document(path: Path, corpus_dir: Path) -> Document:
     except OSError as exc:
         raise ValueError(f"cannot be read ({exc.strerror})") from None
     original = _decode(path, data)
-    cleaned = clean(original)
+    cleaned = clean_html(original) if path.suffix.lower() in HTML_SUFFIXES else clean(original)
     if not cleaned.text.strip():
         raise ValueError("no article text left after removing boilerplate")
     metadata, meta_raw = _read_metadata(path)

@@ -213,11 +213,16 @@ class CorpusIndex:
                 handle.truncate()
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def ingest(self, rebuild: bool = False) -> IngestReport:
-        """Bring the index up to date with the corpus: only new or changed files are embedded."""
+    def ingest(self, rebuild: bool = False, progress: Callable[[int, int], None] | None = None) -> IngestReport:
+        """Bring the index up to date with the corpus: only new or changed files are embedded.
+        `progress(done, total)` is called while embedding (instead of the terminal bar)."""
         started = time.perf_counter()
-        with self._write_lock():
-            report = self._ingest_locked(rebuild)
+        saved, self._progress = self._progress, progress or self._progress
+        try:
+            with self._write_lock():
+                report = self._ingest_locked(rebuild)
+        finally:
+            self._progress = saved
         report.seconds = time.perf_counter() - started
         return report
 

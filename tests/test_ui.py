@@ -1,0 +1,245 @@
+"""The web app in a real browser: Debian's headless Chromium driven by Playwright.
+
+The app runs as a user runs it (`python app.py`) on a free port, over a copy of the corpus.
+Screenshots are saved in tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, copy_corpus
+
+pytestmark = pytest.mark.slow
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    root = tmp_path_factory.mktemp("app")
+    corpus = copy_corpus(root / "corpus")
+    port = _free_port()
+    env = {**os.environ, "QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(root / "index"),
+           "QA_PORT": str(port), "QA_PROGRESS": "false"}
+    log = open(root / "app.log", "w")
+    process = subprocess.Popen([sys.executable, str(REPO / "app.py")], env=env, stdout=log, stderr=log, cwd=root)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError((root / "app.log").read_text())
+        try:
+            if _get(url) == 200:
+                break
+        except OSError:
+            pass
+        time.sleep(0.5)
+    else:
+        process.kill()
+        raise RuntimeError("the app did not start:\n" + (root / "app.log").read_text())
+    yield url, corpus
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.goto(app_url[0])
+    page.wait_for_selector("#question textarea")
+    yield page
+    assert page.dialogs == [], f"script from page content ran: {page.dialogs}"
+    context.close()
+
+
+def _ask(page, question: str, expect_citation: bool = True):
+    before = page.locator("#chat .message").count() if page.locator("#chat .message").count() else 0
+    page.fill("#question textarea", question)
+    page.click("#ask")
+    if expect_citation:
+        page.wait_for_function(
+            "n => document.querySelectorAll('#chat a.cite').length > 0 && "
+            "document.querySelectorAll('#sources .qa-source').length > 0", arg=before, timeout=30000)
+    page.wait_for_function("() => !document.querySelector('#chat')?.innerText.trim().endsWith('…')", timeout=30000)
+    return page.locator("#chat").inner_text()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_question_gets_a_cited_answer_and_the_citation_opens_its_passage(page):
+    _shot(page, "0-start")
+    text = _ask(page, "How many Hezbollah fighters had died in Syria?")
+    assert "1,600" in text
+    marker = page.locator("#chat a.cite").first
+    number = marker.get_attribute("class").split("cite-")[1].split()[0]
+    assert "—" in marker.get_attribute("title")  # hover: source and the quoted passage
+    card = page.locator(f"#src-{number}")
+    assert card.is_visible()
+    assert card.locator("mark").count() >= 1  # the sentences relied on are highlighted
+    marker.click()
+    page.wait_for_function(f"() => document.getElementById('src-{number}').classList.contains('flash')")
+    _shot(page, "1-answer-with-sources")
+
+
+def test_follow_up_uses_the_conversation(page):
+    _ask(page, "Who commands the Quds Force?")
+    text = _ask(page, "Was he wounded?")
+    assert "wounded" in text.split("Was he wounded?")[-1]
+    _shot(page, "2-follow-up")
+    page.click("#new-conversation")
+    page.wait_for_function("() => document.querySelectorAll('#chat a.cite').length === 0")
+
+
+def test_abstention_and_disagreement_are_marked(page):
+    _ask(page, "How long should lentil soup simmer?", expect_citation=False)
+    page.wait_for_selector("#chat .qa-badge.abstain")
+    assert page.locator("#sources .qa-badge.abstain").is_visible()
+    _ask(page, "How many Iranian troops were massing on Aleppo?")
+    page.wait_for_selector("#chat .qa-badge.conflict")
+    _shot(page, "3-abstention-and-conflict")
+
+
+def test_empty_question_shows_a_short_message(page):
+    page.fill("#question textarea", "   ")
+    page.click("#ask")
+    page.wait_for_function("() => document.querySelector('#chat').innerText.includes('empty')")
+    assert "Traceback" not in page.locator("#chat").inner_text()
+
+
+def test_upload_is_indexed_and_its_markup_stays_text(page, app_url, tmp_path):
+    hostile = tmp_path / "field-report.txt"
+    hostile.write_text(
+        "Field report from the Palmyra depot\n\n"
+        "The quartermaster counted forty-two camels at the Palmyra depot on Tuesday, "
+        "according to the note <script>alert('script ran')</script> filed with it. "
+        "The note ends with <img src=x onerror=alert('img ran')> as its signature.\n", encoding="utf-8")
+    page.click("button[role=tab]:has-text('Corpus')")
+    listed = page.locator("#documents").inner_text()
+    assert "guardian-2016-12-14-iran-hails-victory-in-aleppo.txt" in listed and "field-report.txt" not in listed
+    page.set_input_files("#upload input[type=file]", str(hostile))
+    page.wait_for_function("() => document.querySelector('#corpus-message').innerText.includes('Added')",
+                           timeout=120000)
+    page.wait_for_function("() => document.querySelector('#documents').innerText.includes('field-report.txt')")
+    assert "Field report from the Palmyra depot" in page.locator("#documents").inner_text()
+    assert (app_url[1] / "field-report.txt").is_file()
+    _shot(page, "4-corpus-after-upload")
+
+    bad = tmp_path / "scan.txt"
+    bad.write_bytes(b"MZ\x00\x00\x01binary payload")
+    page.set_input_files("#upload input[type=file]", str(bad))
+    page.wait_for_function("() => document.querySelector('#corpus-message').innerText.includes('binary file')")
+    assert "was not added" in page.locator("#corpus-message").inner_text()
+    assert not (app_url[1] / "scan.txt").exists()
+    assert "scan.txt" not in page.locator("#documents").inner_text()
+
+    page.click("button[role=tab]:has-text('Ask')")
+    text = _ask(page, "How many camels did the quartermaster count at the Palmyra depot?")
+    assert "forty-two camels" in text
+    sources = page.locator("#sources")
+    assert "field-report.txt" in sources.inner_text()
+    assert "<script>" in sources.inner_text() or "<img src=x" in sources.inner_text()
+    assert sources.locator("img, script").count() == 0
+    assert page.locator("#chat img[src=x]").count() == 0
+    _shot(page, "5-answer-from-upload")
+
+
+def test_no_file_of_the_machine_is_served(app_url):
+    url, corpus = app_url
+    for target in ("/etc/passwd", str(corpus / "guardian-2016-12-14-iran-hails-victory-in-aleppo.txt"),
+                   str(REPO / "pyproject.toml")):
+        for route in ("gradio_api/file=", "file="):
+            assert _get(url + route + target) in (403, 404), (route, target)
+
+
+def test_several_people_at_once_each_get_their_answer(browser, app_url):
+    questions = {"Where are Iraqi militia fighters who died in Syria being buried?": "Najaf",
+                 "Through which airport did Iranian troops reportedly arrive in Syria?": "Hmaymim",
+                 "How many IRGC fatalities were announced after the operation began on Jan. 31?": "42"}
+    contexts = [browser.new_context() for _ in questions]
+    pages = [c.new_page() for c in contexts]
+    for p in pages:
+        p.goto(app_url[0])
+        p.wait_for_selector("#question textarea")
+    for p, question in zip(pages, questions):  # all submitted before any is awaited
+        p.fill("#question textarea", question)
+        p.click("#ask")
+    for p, expected in zip(pages, questions.values()):
+        p.wait_for_function("() => document.querySelectorAll('#chat a.cite').length > 0", timeout=60000)
+        assert expected in p.locator("#chat").inner_text()
+    for c in contexts:
+        c.close()
+
+
+def test_login_is_required_when_configured(tmp_path):
+    port = _free_port()
+    corpus = copy_corpus(tmp_path / "corpus")
+    env = {**os.environ, "QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(tmp_path / "index"),
+           "QA_PORT": str(port), "QA_AUTH": "reader:s3cret", "QA_PROGRESS": "false"}
+    process = subprocess.Popen([sys.executable, str(REPO / "app.py")], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, cwd=tmp_path)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                if _get(url) == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert _get(url + "config") == 401
+        data = urllib.parse.urlencode({"username": "reader", "password": "wrong"}).encode()
+        try:
+            urllib.request.urlopen(urllib.request.Request(url + "login", data=data), timeout=5)
+            status = 200
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        assert status in (400, 401)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
