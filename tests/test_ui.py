@@ -102,8 +102,8 @@ def _ask(page, question: str, expect_citation: bool = True):
     if expect_citation:
         page.wait_for_function(
             "n => document.querySelectorAll('#chat a.cite').length > 0 && "
-            "document.querySelectorAll('#sources .qa-source').length > 0", arg=before, timeout=30000)
-    page.wait_for_function("() => !document.querySelector('#chat')?.innerText.trim().endsWith('…')", timeout=30000)
+            "document.querySelectorAll('#sources .qa-source').length > 0", arg=before, timeout=90000)
+    page.wait_for_function("() => !document.querySelector('#chat')?.innerText.trim().endsWith('…')", timeout=90000)
     return page.locator("#chat").inner_text()
 
 
