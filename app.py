@@ -53,7 +53,9 @@ a.cite:hover { text-decoration: underline; }
 .qa-source .title { font-weight: 600; }
 .qa-source .meta { color: var(--body-text-color-subdued); font-size: 0.85em; margin: 2px 0 6px; }
 .qa-source .passage { white-space: pre-wrap; font-size: 0.92em; line-height: 1.45; }
-#sources { max-height: 640px; overflow-y: auto; }
+#sources { max-height: 640px !important; overflow-y: auto !important; }
+.qa-source details { margin-top: 6px; font-size: 0.85em; }
+.qa-source summary { cursor: pointer; color: var(--body-text-color-subdued); }
 .qa-source mark { background: #fff3a3; padding: 0 1px; }
 .qa-empty { color: var(--body-text-color-subdued); font-style: italic; }
 """
@@ -117,6 +119,21 @@ def _highlighted(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+def _excerpt(text: str, spans: list[tuple[int, int]], context: int = 280) -> str:
+    """The quoted sentences with some text either side, cut at spaces; the rest elided."""
+    if not spans:
+        return _highlighted(text, spans)
+    start = max(0, min(s for s, _ in spans) - context)
+    end = min(len(text), max(e for _, e in spans) + context)
+    if start > 0:
+        start = text.find(" ", start) + 1 or start
+    if end < len(text):
+        end = text.rfind(" ", 0, end) if text.rfind(" ", 0, end) > max(e for _, e in spans) else end
+    shifted = [(s - start, e - start) for s, e in spans]
+    body = _highlighted(text[start:end], shifted)
+    return ("… " if start > 0 else "") + body + (" …" if end < len(text) else "")
+
+
 def render_sources(answer: qa.Answer | None) -> str:
     """The sources panel: every cited passage with its source and the quoted sentences marked."""
     if answer is None:
@@ -134,7 +151,9 @@ def render_sources(answer: qa.Answer | None) -> str:
             f'<div class="qa-source" id="src-{c.number}">'
             f'<div><span class="num">{c.number}</span><span class="title">{html.escape(c.title or c.path)}</span></div>'
             f'<div class="meta">{publisher}{when} · {html.escape(c.path)}, characters {c.start}–{c.end}</div>'
-            f'<div class="passage">{_highlighted(c.text, c.highlights)}</div></div>')
+            f'<div class="passage">{_excerpt(c.text, c.highlights)}</div>'
+            f'<details><summary>Whole passage</summary><div class="passage">'
+            f'{_highlighted(c.text, c.highlights)}</div></details></div>')
     return '<div class="qa-sources">' + "".join(cards) + "</div>"
 
 
@@ -208,7 +227,7 @@ def build_app(assistant: qa.Assistant) -> gr.Blocks:
         with gr.Tab("Ask"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3):
-                    chatbot = gr.Chatbot(label="Conversation", height=520, elem_id="chat",
+                    chatbot = gr.Chatbot(label="Conversation", show_label=False, height=520, elem_id="chat",
                                          sanitize_html=True, render_markdown=True, buttons=["copy"],
                                          feedback_options=None)
                     with gr.Row():
