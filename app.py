@@ -125,8 +125,10 @@ def _excerpt(text: str, spans: list[tuple[int, int]], context: int = 280) -> str
         return _highlighted(text, spans)
     start = max(0, min(s for s, _ in spans) - context)
     end = min(len(text), max(e for _, e in spans) + context)
+    first = min(s for s, _ in spans)
     if start > 0:
-        start = text.find(" ", start) + 1 or start
+        space = text.find(" ", start, first)
+        start = space + 1 if space != -1 else start
     if end < len(text):
         end = text.rfind(" ", 0, end) if text.rfind(" ", 0, end) > max(e for _, e in spans) else end
     shifted = [(s - start, e - start) for s, e in spans]
@@ -215,7 +217,7 @@ def build_app(assistant: qa.Assistant) -> gr.Blocks:
                 raise ValueError(f"{source.name} is larger than {settings.max_upload_bytes / 1e6:.0f} MB")
             report = assistant.add_document(source.name, source.read_bytes())
             message = f"Added **{escape_markdown(source.name)}**. " + escape_markdown(report.summary())
-        except ValueError as exc:
+        except (ValueError, OSError, qa.IndexUnavailable) as exc:
             message = "⚠️ " + escape_markdown(str(exc))
         return document_rows(assistant), index_summary(assistant), message, None
 

@@ -160,3 +160,46 @@ def test_compound_question_answers_each_part_with_citations(assistant):
     assert not answer.abstained
     assert "42" in answer.text and "Khuzestan" in answer.text
     _assert_every_sentence_cited(answer)
+
+
+@pytest.mark.parametrize("history", [[["only a question"]], 5, [[1, 2]]])
+def test_malformed_history_is_a_question_error(assistant, history):
+    with pytest.raises(ValueError, match="history"):
+        assistant.ask("Was he wounded?", history=history)
+
+
+def test_three_way_alternatives_do_not_crash(assistant):
+    answer = assistant.ask("Was it Iran or Russia or\u00a0Turkey that brokered the deal?")
+    assert answer.text
+
+
+def test_questions_keep_being_answered_while_a_document_is_added(tmp_path):
+    """Readers see the old build or the new one, never a closed or half-built one."""
+    import threading
+
+    from conftest import copy_corpus, settings_for
+    from qa.assistant import Assistant
+
+    settings = settings_for(tmp_path, copy_corpus(tmp_path / "corpus"))
+    bot = Assistant(settings)
+    bot.ingest()
+    errors: list[BaseException] = []
+    answers: list[str] = []
+
+    def asker() -> None:
+        for _ in range(6):
+            try:
+                answers.append(bot.ask("Where are Iraqi militia fighters who died in Syria being buried?").text)
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted on below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=asker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for i in range(3):
+        bot.add_document(f"note-{i}.txt", f"Note {i}\n\nThe depot logged {i + 40} crates of lentils on Monday.\n".encode())
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(answers) == 18 and all("Najaf" in a for a in answers)
+    assert len(bot.documents()) == 8

@@ -364,3 +364,26 @@ def test_unreadable_manifest_is_reported_and_ingest_rebuilds(built):
     (index.current_build() / "manifest.json").write_text("[1, 2, 3]", encoding="utf-8")
     with pytest.raises(QAIndexError, match="qa ingest --rebuild"):
         index.manifest()
+
+
+def test_a_missing_corpus_folder_never_empties_the_index(built, tmp_path):
+    from dataclasses import replace
+
+    index = CorpusIndex(built)
+    before = index.manifest()["chunks"]
+    wrong = CorpusIndex(replace(built, corpus_dir=tmp_path / "no-such-folder"))
+    with pytest.raises(QAIndexError, match="does not exist"):
+        wrong.ingest()
+    assert index.manifest()["chunks"] == before
+
+
+def test_a_damaged_build_asks_for_a_rebuild(built):
+    import shutil
+
+    from qa.assistant import Assistant
+
+    index = CorpusIndex(built)
+    shutil.rmtree(index.current_build() / "chroma")
+    assert index.status()[0] == "missing"
+    report = Assistant(built).ingest()
+    assert report.rebuilt and report.chunks > 0

@@ -3,6 +3,8 @@
 from .answer import Answer, Citation
 from .assistant import Assistant, QuestionError, ask
 from .config import Settings, load_settings
+from .index import IndexError as IndexUnavailable  # missing, busy or damaged index; says what to run
 
-__all__ = ["ask", "Assistant", "Answer", "Citation", "QuestionError", "Settings", "load_settings"]
+__all__ = ["ask", "Assistant", "Answer", "Citation", "QuestionError", "Settings", "load_settings",
+           "IndexUnavailable"]
 __version__ = "0.1.0"

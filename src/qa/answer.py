@@ -142,6 +142,8 @@ def _date_match(question: str, passage: Passage) -> float:
         return 0.0
     lower = question.lower()
     month = int(published[5:7]) if len(published) >= 7 and published[5:7].isdigit() else 0
+    if not 1 <= month <= 12:
+        month = 0
     same_month = month and _MONTH_NAMES[month - 1] in lower
     return DATE_MATCH_BONUS * (2 if same_month else 1)
 

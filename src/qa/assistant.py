@@ -93,11 +93,13 @@ class Assistant:
 
     def ingest(self, rebuild: bool = False, progress: Callable[[int, int], None] | None = None) -> IngestReport:
         """Update the index from the corpus folder (only changed files are embedded)."""
+        # The new build is made aside under the index's own file lock, so questions keep
+        # being answered from the current build meanwhile; only the swap takes our lock.
+        report = self.index.ingest(rebuild=rebuild, progress=progress)
         with self._lock:
-            report = self.index.ingest(rebuild=rebuild, progress=progress)
             self.last_ingest = report
             self._reopen_if_moved(force=report.changed)
-            return report
+        return report
 
     def _ensure_index(self) -> None:
         state, why = self.index.status()
@@ -112,10 +114,9 @@ class Assistant:
         if build is None:
             raise IndexError(f"no index in {self.settings.index_dir}; build it with: qa ingest")
         if force or self._retriever is None or self._retriever.build_dir != build:
-            old = self._retriever
+            # The old retriever is not closed here: a question may still be using it. Its
+            # Chroma client is released when the last reference goes.
             self._retriever = HybridRetriever(build, self.embedder, self.settings)
-            if old is not None:
-                old.close()
         return self._retriever
 
     def retriever(self) -> HybridRetriever:
@@ -132,7 +133,11 @@ class Assistant:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         retriever = self.retriever()
-        condensed = condense(question, history_from_pairs(history))
+        try:
+            pairs = history_from_pairs(history)
+        except (TypeError, ValueError) as exc:
+            raise QuestionError(f"history must be a list of [question, answer] pairs: {exc}") from None
+        condensed = condense(question, pairs)
         decomposed = decompose(condensed.for_scoring)
         query_vector = self._query_vector(condensed.retrieval)
         timings["embed"] = (time.perf_counter() - started) * 1000
@@ -216,14 +221,14 @@ class Assistant:
                 self._retriever = None
 
 
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_UNSAFE_NAME = re.compile(r"[^\w.-]+")
 
 
 def safe_filename(filename: str) -> str:
     """A plain file name for the corpus folder: no directories, no hidden files, a supported type."""
     given = Path(str(filename).replace("\\", "/")).name
     suffix = Path(given).suffix.lower()
-    stem = _UNSAFE_NAME.sub("-", given[: len(given) - len(suffix)]).strip("-.")
+    stem = _UNSAFE_NAME.sub("-", given[: len(given) - len(suffix)]).strip("-.")[:120]
     name = f"{stem}{suffix}"
     if not stem or suffix not in TEXT_SUFFIXES:
         raise ValueError(f"{given or 'this file'} is not a supported type; "

@@ -99,9 +99,11 @@ def _replace_person(pronoun: str, person: str) -> str:
 def history_from_pairs(pairs: Sequence[Sequence[str]] | None) -> list[tuple[str, str]]:
     if not pairs:
         return []
+    if not isinstance(pairs, (list, tuple)):
+        raise ValueError(f"expected a list of pairs, got {type(pairs).__name__}")
     out = []
     for index, pair in enumerate(pairs):
-        if len(pair) != 2 or not all(isinstance(p, str) for p in pair):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not all(isinstance(p, str) for p in pair):
             raise ValueError(f"history[{index}] must be a (question, answer) pair of strings")
         out.append((pair[0], pair[1]))
     return out

@@ -63,7 +63,7 @@ class LoadResult:
 def human_date(date: str) -> str:
     """'2016-12-14' -> '14 December 2016'; '2016-02' -> 'February 2016'."""
     match = re.fullmatch(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", date or "")
-    if not match:
+    if not match or (match.group(2) and not 1 <= int(match.group(2)) <= 12):
         return date or ""
     year, month, day = match.groups()
     if not month:

@@ -30,7 +30,7 @@ from .corpus import Document, SkippedFile, corpus_files, load_corpus
 
 log = logging.getLogger("qa")
 
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2  # raise whenever what ingest stores changes: older indexes are rebuilt
 COLLECTION = "qa_chunks"
 _VERSIONED = ("llama-index-core", "llama-index-vector-stores-chroma", "llama-index-retrievers-bm25",
               "chromadb", "tiktoken", "sentence-transformers", "torch")
@@ -146,7 +146,7 @@ class CorpusIndex:
         except FileNotFoundError:
             return None
         build = self.builds_dir / name
-        return build if name and (build / "manifest.json").is_file() else None
+        return build if name and (build / "manifest.json").is_file() and (build / "chroma").is_dir() else None
 
     def manifest(self, build: Path | None = None) -> dict[str, Any] | None:
         build = build or self.current_build()
@@ -227,6 +227,9 @@ class CorpusIndex:
         return report
 
     def _ingest_locked(self, rebuild: bool) -> IngestReport:
+        if not self.corpus_dir.is_dir():
+            # An index is never emptied because a path was mistyped.
+            raise IndexError(f"the corpus folder {self.corpus_dir} does not exist; check corpus_dir / QA_CORPUS_DIR")
         loaded = load_corpus(self.corpus_dir)
         report = IngestReport(skipped=loaded.skipped)
         fingerprint = build_fingerprint(self.settings)

@@ -27,9 +27,10 @@ class Decomposed:
 
 def _alternatives(question: str) -> list[str] | None:
     body = question.strip().rstrip("?")
-    if not _YES_NO.match(body) or body.lower().count(" or ") != 1:
+    sides = re.split(r"\s+or\s+", body, flags=re.I)
+    if not _YES_NO.match(body) or len(sides) != 2:
         return None
-    pre, post = (p.split() for p in re.split(r"\s+or\s+", body, flags=re.I))
+    pre, post = (p.split() for p in sides)
     tail_at = next((i for i, w in enumerate(post) if i and w.lower() in _TAIL_START), len(post))
     alt_b, tail = post[:tail_at], post[tail_at:]
     if not alt_b or len(alt_b) >= len(pre):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .config import Settings
-from .index import COLLECTION, chroma_client
+from .index import COLLECTION, IndexError, chroma_client
 
 _TOKEN = re.compile(r"\w\w+|\d", re.UNICODE)
 # Question words carry no topic: "How many ... did ..." should not match sentences with "many".
@@ -107,7 +107,12 @@ class HybridRetriever:
         self.settings = settings
         self._embedder = embedder
         self._client = chroma_client(build_dir / "chroma")
-        collection = self._client.get_collection(COLLECTION)
+        try:
+            collection = self._client.get_collection(COLLECTION)
+        except Exception as exc:  # noqa: BLE001 - chromadb raises several kinds for a damaged store
+            self._client.close()
+            raise IndexError(f"the index in {build_dir} cannot be opened ({type(exc).__name__}: {exc}); "
+                             f"rebuild it with: qa ingest --rebuild") from None
         self.size = collection.count()
         self._vector_index = VectorStoreIndex.from_vector_store(
             ChromaVectorStore(chroma_collection=collection), embed_model=embedder)
@@ -155,7 +160,8 @@ class HybridRetriever:
         if mode in ("hybrid", "dense"):
             found.append(self._vector_index.as_retriever(similarity_top_k=candidates))
         if mode in ("hybrid", "keyword") and self._bm25 is not None:
-            self._bm25.similarity_top_k = min(candidates, self.size)
+            # Shared by concurrent questions: only ever raised, the fusion trims to each one's k.
+            self._bm25.similarity_top_k = min(max(candidates, self._bm25.similarity_top_k), self.size)
             found.append(_MatchingOnly(self._bm25))
         return found
 
