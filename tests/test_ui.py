@@ -41,33 +41,41 @@ def _get(url: str) -> int:
         return exc.code
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    root = tmp_path_factory.mktemp("app")
+def start_app(root: Path, **env: str) -> tuple[subprocess.Popen, str, Path]:
+    """`python app.py` over a copy of the corpus in root, on a free port; returns once it serves."""
     corpus = copy_corpus(root / "corpus")
     port = _free_port()
-    env = {**os.environ, "QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(root / "index"),
-           "QA_PORT": str(port), "QA_PROGRESS": "false"}
-    log = open(root / "app.log", "w")
-    process = subprocess.Popen([sys.executable, str(REPO / "app.py")], env=env, stdout=log, stderr=log, cwd=root)
+    environ = {**os.environ, "QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(root / "index"),
+               "QA_PORT": str(port), "QA_PROGRESS": "false", **env}
+    log_path = root / "app.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, str(REPO / "app.py")], env=environ, stdout=log,
+                                   stderr=log, cwd=root)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 180
     while time.time() < deadline:
         if process.poll() is not None:
-            raise RuntimeError((root / "app.log").read_text())
+            raise RuntimeError(log_path.read_text())
         try:
             if _get(url) == 200:
-                break
+                return process, url, corpus
         except OSError:
             pass
         time.sleep(0.5)
-    else:
-        process.kill()
-        raise RuntimeError("the app did not start:\n" + (root / "app.log").read_text())
-    yield url, corpus
+    process.kill()
+    raise RuntimeError("the app did not start:\n" + log_path.read_text())
+
+
+def stop(process: subprocess.Popen) -> None:
     process.terminate()
     process.wait(timeout=30)
-    log.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    process, url, corpus = start_app(tmp_path_factory.mktemp("app"))
+    yield url, corpus
+    stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -217,21 +225,8 @@ def test_several_people_at_once_each_get_their_answer(browser, app_url):
 
 
 def test_login_is_required_when_configured(tmp_path):
-    port = _free_port()
-    corpus = copy_corpus(tmp_path / "corpus")
-    env = {**os.environ, "QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(tmp_path / "index"),
-           "QA_PORT": str(port), "QA_AUTH": "reader:s3cret", "QA_PROGRESS": "false"}
-    process = subprocess.Popen([sys.executable, str(REPO / "app.py")], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, cwd=tmp_path)
+    process, url, _ = start_app(tmp_path, QA_AUTH="reader:s3cret")
     try:
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            try:
-                if _get(url) == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
         assert _get(url + "config") == 401
         data = urllib.parse.urlencode({"username": "reader", "password": "wrong"}).encode()
         try:
@@ -241,5 +236,4 @@ def test_login_is_required_when_configured(tmp_path):
             status = exc.code
         assert status in (400, 401)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process)
