@@ -142,10 +142,13 @@ class Assistant:
         query_vector = self._query_vector(condensed.retrieval)
         timings["embed"] = (time.perf_counter() - started) * 1000
         queries = [(condensed.retrieval, query_vector)]
-        parts = [(condensed.for_scoring, self._query_vector(condensed.for_scoring))]
         if len(decomposed.parts) > 1:
             parts = [(p, self._query_vector(p)) for p in decomposed.parts]
             queries += parts
+        elif condensed.for_scoring == condensed.retrieval:
+            parts = [(condensed.for_scoring, query_vector)]  # the same text: embedded once
+        else:
+            parts = [(condensed.for_scoring, self._query_vector(condensed.for_scoring))]
         passages = retriever.retrieve_many([(q, v.tolist()) for q, v in queries], top_k=settings.top_k,
                                            mode=settings.retrieval_mode)
         timings["retrieve"] = (time.perf_counter() - started) * 1000 - timings["embed"]

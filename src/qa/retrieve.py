@@ -120,6 +120,7 @@ class HybridRetriever:
         if self.size:
             self._bm25 = BM25Retriever.from_persist_dir(str(build_dir / "bm25"))
         self._idf = self._load_idf(build_dir / "terms.json")
+        self._by_initial: dict[str, list[str]] | None = None
 
     def close(self) -> None:
         self._client.close()
@@ -147,12 +148,15 @@ class HybridRetriever:
 
         return bool(difflib.get_close_matches(term, self._vocabulary_by_initial().get(term[0], []), n=1, cutoff=0.8))
 
-    @lru_cache(maxsize=1)  # noqa: B019 - one retriever per build, kept for the process
     def _vocabulary_by_initial(self) -> dict[str, list[str]]:
-        groups: dict[str, list[str]] = {}
-        for term in self._idf:
-            groups.setdefault(term[:1], []).append(term)
-        return groups
+        # Built on first use and kept on this retriever: a method-level lru_cache would hold
+        # a reference to a swapped-out retriever, and so its Chroma client, until evicted.
+        if self._by_initial is None:
+            groups: dict[str, list[str]] = {}
+            for term in self._idf:
+                groups.setdefault(term[:1], []).append(term)
+            self._by_initial = groups
+        return self._by_initial
 
     # Retrieval ---------------------------------------------------------------------
     def _retrievers(self, mode: str, candidates: int) -> list:
