@@ -1,60 +1,191 @@
-"""Evaluation-set parsing and the metrics, on small hand-computed cases."""
+"""Evaluation sets and metrics: each metric against small hand-computed cases, the set
+formats (ours and llama-index's), saved runs and their comparison."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from qa.evaluate import EvalSetError, Report, has_key_facts, is_gold, load_eval_set, score_item, parse_item
+from qa.evaluate import (EvalSetError, QuestionResult, aggregate, compare, load_eval_set, load_run, parse_item,
+                         score_answer, summary_table)
+from qa.metrics import (citation_scores, contains_evidence, has_key_facts, is_gold, median, percentile,
+                        retrieval_scores, token_f1)
 
 
 def _item(**kw):
     data = {"id": "t", "question": "q?", "answers": [["6,000-8,000"]], "evidence": ["force of 6,000-8,000"]}
     data.update(kw)
-    return parse_item(data, "test", 1)
+    return parse_item(data, "test", 1, "set.jsonl")
 
 
+def _answer(text, citations=(), abstained=False, ms=10.0):
+    return {"text": text, "abstained": abstained, "timings_ms": {"total": ms},
+            "citations": [{"number": i, "text": t} for i, t in enumerate(citations, start=1)]}
+
+
+def words_judge(claim, passages):
+    """Supported when every word of the claim (minus punctuation) is in the passages."""
+    def words(text):
+        return set(text.lower().replace(".", " ").replace(",", " ").split())
+
+    return words(claim) <= words(" ".join(passages))
+
+
+# Answers ---------------------------------------------------------------------------------
 def test_key_facts_every_group_any_alternative_case_quote_space_insensitive():
     groups = [["Soleimani", "Suleimani"], ["“hundreds”"]]
     assert has_key_facts('Gen. SULEIMANI said   "hundreds" died', groups)
     assert not has_key_facts("Suleimani said many died", groups)
 
 
+def test_token_f1_hand_computed():
+    # prediction tokens {cat, sat}, reference {cat, sat, down}: precision 1, recall 2/3
+    assert token_f1("The cat sat.", "A cat sat down") == pytest.approx(0.8)
+    assert token_f1("6,000-8,000 troops", "6,000-8,000 troops") == 1.0
+    assert token_f1("nothing in common", "entirely different") == 0.0
+    # repeated tokens count only as often as the reference has them: P 2/4, R 2/2
+    assert token_f1("troops troops troops troops", "troops troops") == pytest.approx(2 * 0.5 * 1 / 1.5)
+
+
+# Retrieval -------------------------------------------------------------------------------
 def test_gold_passage_by_evidence_substring():
     assert is_gold("an estimated  force of 6,000-8,000 troops", ["force of 6,000-8,000"])
     assert not is_gold("an estimated force of thousands", ["force of 6,000-8,000"])
 
 
-def _answer(text, citations=(), abstained=False, ms=10.0):
-    return {"text": text, "abstained": abstained, "timings_ms": {"total": ms},
-            "citations": [{"text": t} for t in citations]}
+def test_a_long_reference_context_is_found_by_any_of_its_sentences():
+    context = "The first sentence is about Aleppo and its siege. The second one is about Khan Tuman fighting."
+    assert contains_evidence("… text before. The second one is about Khan Tuman fighting. After.", context)
+    assert not contains_evidence("Khan Tuman", context)
 
 
-def test_report_metrics_hand_computed():
-    results = [
-        score_item(_item(), _answer("a force of 6,000-8,000 [1].", ["estimated force of 6,000-8,000 troops"], ms=10)),
-        score_item(_item(), _answer("thousands [1].", ["unrelated passage"], ms=20)),
-        score_item(_item(answers=[], evidence=[], type="unanswerable"), _answer("The corpus does not say.", abstained=True, ms=30)),
-        score_item(_item(answers=[], evidence=[], type="unanswerable"), _answer("made up [1].", ["x"], ms=40)),
-        score_item(_item(), _answer("The corpus does not say.", abstained=True, ms=50)),
+def test_retrieval_scores_hand_computed():
+    passages = ["nothing here", "an estimated force of 6,000-8,000 troops", "other", "Najaf burials"]
+    scores = retrieval_scores(passages, ["force of 6,000-8,000", "buried in Najaf"])
+    assert scores.hit == 1.0
+    assert scores.rr == pytest.approx(1 / 2)          # first gold passage at rank 2
+    assert scores.gold_recall == pytest.approx(1 / 2)  # one of the two evidence strings found
+    both = retrieval_scores(["buried in Najaf", "force of 6,000-8,000"], ["force of 6,000-8,000", "buried in Najaf"])
+    assert (both.hit, both.rr, both.gold_recall) == (1.0, 1.0, 1.0)
+    none = retrieval_scores(["nothing", "here"], ["force of 6,000-8,000"])
+    assert (none.hit, none.rr, none.gold_recall) == (0.0, 0.0, 0.0)
+
+
+# Citations -------------------------------------------------------------------------------
+def test_citation_recall_and_precision_follow_alce():
+    passages = {1: "iran sent troops to aleppo", 2: "hezbollah lost fighters", 3: "iran sent troops"}
+    statements = [
+        ("Iran sent troops.", [1]),                              # supported, 1 precise citation
+        ("Iran sent troops to Aleppo.", [1, 3]),                 # [1] alone supports; [3] is redundant
+        ("Iran sent troops, Hezbollah lost fighters.", [1, 2]),  # needs both: both precise
+        ("Russia sent jets.", [1]),                              # unsupported: its citation is imprecise
+        ("Iran sent troops.", []),                               # no citation: unsupported
+        ("Iran sent troops.", [9]),                              # cites a passage not shown
     ]
-    m = Report(results).metrics()
+    scores = citation_scores(statements, passages, words_judge)
+    assert [s.supported for s in scores.sentences] == [True, True, True, False, False, False]
+    assert scores.recall == pytest.approx(3 / 6)
+    # citations: 1 + 2 + 2 + 1 + 0 + 1 = 7; precise: 1 + 1 + 2 + 0 + 0 + 0 = 4
+    assert scores.precision == pytest.approx(4 / 7)
+    assert citation_scores([], passages, words_judge) is None
+
+
+def test_percentile_and_median_hand_computed():
+    values = [50, 10, 40, 20, 30]
+    assert median(values) == 30 and median([1, 2, 3, 4]) == 2.5
+    assert percentile(values, 95) == 50 and percentile(values, 50) == 30 and percentile(values, 20) == 10
+    assert percentile([], 95) != percentile([], 95)  # NaN
+
+
+# Scoring and aggregation -----------------------------------------------------------------
+def test_question_scores_and_aggregate_hand_computed():
+    passage = "an estimated force of 6,000-8,000 troops"
+    results = [
+        score_answer(_item(reference_answer="A force of 6,000-8,000."),
+                     _answer("Force of 6,000-8,000 [1].", [passage], ms=10), [passage], words_judge),
+        score_answer(_item(), _answer("Thousands of troops [1].", ["unrelated passage"], ms=20),
+                     ["unrelated passage", passage], words_judge),
+        score_answer(_item(answers=[], evidence=[], type="unanswerable"),
+                     _answer("The corpus does not say.", abstained=True, ms=30), [], words_judge),
+        score_answer(_item(answers=[], evidence=[], type="unanswerable"),
+                     _answer("Made up [1].", ["x"], ms=40), [], words_judge),
+        score_answer(_item(), _answer("The corpus does not say.", abstained=True, ms=50), ["nothing"], words_judge),
+        QuestionResult(_item(), None, error="QuestionError: too long"),
+    ]
+    first = results[0].scores
+    assert first["key_facts"] is True and first["gold_cited"] is True
+    assert (first["hit"], first["rr"]) == (1.0, 1.0)
+    assert first["token_f1"] == pytest.approx(1.0)   # "force of 6,000-8,000" both ways after normalising
+    assert first["citation_recall"] == 1.0
+    assert results[1].scores["rr"] == pytest.approx(0.5) and results[1].scores["citation_recall"] == 0.0
+    assert results[2].scores["key_facts"] is None and results[2].scores["citation_recall"] is None
+    m = aggregate(results)
+    assert m["questions"] == 6 and m["errors"] == 1
     assert m["key_facts"] == pytest.approx(1 / 3)       # answerable: hit, miss, abstained
     assert m["gold_cited"] == pytest.approx(1 / 3)
+    assert m["hit_rate"] == pytest.approx(2 / 3)        # the abstained one retrieved nothing gold
+    assert m["mrr"] == pytest.approx((1 + 0.5 + 0) / 3)
     assert m["abstention_recall"] == pytest.approx(1 / 2)
     assert m["abstention_precision"] == pytest.approx(1 / 2)
-    assert m["latency_median_ms"] == 30
+    assert m["citation_recall"] == pytest.approx((1 + 0 + 0) / 3)  # three answers made statements
+    assert m["latency_median_ms"] == 30 and m["latency_p95_ms"] == 50
 
 
+# Loading ---------------------------------------------------------------------------------
 def test_bad_lines_are_reported_with_line_numbers(tmp_path):
     path = tmp_path / "set.jsonl"
-    path.write_text('{"question": "ok?", "answers": [["a"]]}\n\n{"question": "x", "answers": "a"}\n', encoding="utf-8")
-    with pytest.raises(EvalSetError, match=r"set.jsonl:3: 'answers'"):
+    cases = [
+        ('{"question": "ok?", "answers": [["a"]]}\n\n{"question": "x", "answers": "a"}\n', r"set.jsonl:3: 'answers'"),
+        ('{"question": "ok?"}\n{not json}\n', r"set.jsonl:2: invalid JSON"),
+        ('{"answers": [["a"]]}\n', r"set.jsonl:1: missing 'question'"),
+        ('{"question": "a?", "evidence": "x"}\n', r"set.jsonl:1: 'evidence' must be a list"),
+        ('{"question": "a?", "history": [["only one"]]}\n', r"set.jsonl:1: 'history'"),
+        ('{"question": "a?", "type": "trivia"}\n', r"set.jsonl:1: 'type' must be one of"),
+        ('{"id": "a", "question": "a?"}\n{"id": "a", "question": "b?"}\n', r"set.jsonl:2: id 'a' is used twice"),
+        ("\n\n", r"no questions"),
+    ]
+    for text, message in cases:
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(EvalSetError, match=message):
+            load_eval_set(path)
+    path.write_bytes(b'{"question": "caf\xe9?"}\n')
+    with pytest.raises(EvalSetError, match="not UTF-8"):
         load_eval_set(path)
-    path.write_text('{"question": "ok?"}\n{not json}\n', encoding="utf-8")
-    with pytest.raises(EvalSetError, match=r"set.jsonl:2: invalid JSON"):
+    with pytest.raises(EvalSetError, match="cannot read"):
+        load_eval_set(tmp_path / "missing.jsonl")
+
+
+def test_llama_index_labelled_rag_dataset_is_read(tmp_path):
+    """The JSON that LabelledRagDataset.save_json writes."""
+    path = tmp_path / "rag_dataset.json"
+    path.write_text(json.dumps({"examples": [
+        {"query": "Where are Iraqi militia fighters buried?", "query_by": {"model_name": "gpt-4", "type": "ai"},
+         "reference_contexts": ["Their bodies are buried in Najaf. Families mourn them."],
+         "reference_answer": "In Najaf.", "reference_answer_by": {"model_name": "", "type": "human"}},
+        {"query": "Who leads the Quds Force?", "query_by": None, "reference_contexts": [],
+         "reference_answer": "Qassem Soleimani.", "reference_answer_by": None},
+    ]}), encoding="utf-8")
+    first, second = load_eval_set(path)
+    assert first.question.startswith("Where are Iraqi") and first.evidence == ["Their bodies are buried in Najaf. Families mourn them."]
+    assert first.reference_answer == "In Najaf." and first.answers == [] and not first.unanswerable
+    assert second.evidence == [] and second.type == "single"
+    path.write_text(json.dumps({"examples": [{"query_by": None}]}), encoding="utf-8")
+    with pytest.raises(EvalSetError, match="example 1: missing 'question'"):
         load_eval_set(path)
-    path.write_text('{"answers": [["a"]]}\n', encoding="utf-8")
-    with pytest.raises(EvalSetError, match=r"set.jsonl:1: missing 'question'"):
+
+
+def test_llama_index_retrieval_dataset_is_read(tmp_path):
+    """The JSON that EmbeddingQAFinetuneDataset.save_json writes."""
+    path = tmp_path / "retrieval.json"
+    data = {"queries": {"q1": "Where are they buried?"}, "corpus": {"n1": "buried in Najaf", "n2": "other"},
+            "relevant_docs": {"q1": ["n1"]}, "mode": "text"}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    (item,) = load_eval_set(path)
+    assert (item.id, item.evidence, item.answers, item.unanswerable) == ("q1", ["buried in Najaf"], [], False)
+    data["relevant_docs"] = {"q1": ["n9"]}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(EvalSetError, match="'n9' is not in 'corpus'"):
         load_eval_set(path)
 
 
@@ -63,7 +194,55 @@ def test_shipped_set_is_valid_and_its_evidence_is_in_the_corpus():
 
     items = load_eval_set(EVAL_SET)
     texts = [p.read_text(encoding="utf-8") for p in CORPUS.glob("*.txt")]
+    assert len(items) >= 60
     assert {i.type for i in items} == {"single", "multi", "conflict", "unanswerable", "followup"}
     for item in items:
+        assert item.reference_answer, item.id
+        assert item.unanswerable == (not item.answers), item.id
         for evidence in item.evidence:
-            assert any(evidence in t for t in texts), (item.id, evidence)
+            assert any(contains_evidence(t, evidence) for t in texts), (item.id, evidence)
+
+
+# Saved runs ------------------------------------------------------------------------------
+def _run(scores_by_key, latency=10.0):
+    questions = [{"key": k, "id": k, "question": f"{k}?", "error": "", "scores": dict(s, latency_ms=latency)}
+                 for k, s in scores_by_key.items()]
+    return {"format": "qa-eval-run/1", "pipelines": {"ours": {
+        "metrics": {"questions": len(questions), "errors": 0, "key_facts": sum(q["scores"]["key_facts"] for q in questions) / len(questions),
+                    "latency_median_ms": latency},
+        "by_type": {}, "questions": questions}}}
+
+
+def test_compare_shows_metric_changes_and_each_changed_question():
+    before = _run({"a#1": {"key_facts": True, "abstention_correct": True},
+                   "a#2": {"key_facts": False, "abstention_correct": True},
+                   "a#3": {"key_facts": True, "abstention_correct": True}}, latency=20)
+    after = _run({"a#1": {"key_facts": True, "abstention_correct": True},
+                  "a#2": {"key_facts": True, "abstention_correct": True},
+                  "a#3": {"key_facts": False, "abstention_correct": False}}, latency=15)
+    text = compare(before, after, "before", "after")
+    assert "2 of 3 questions changed" in text
+    assert "a#2: key facts better (false -> true)" in text
+    assert "a#3: key facts worse (true -> false); abstention worse (true -> false)" in text
+    assert "a#1" not in text
+    assert "-5" in text   # latency median 20 -> 15
+    with pytest.raises(EvalSetError, match="share no pipeline"):
+        compare(before, {"pipelines": {"baseline": before["pipelines"]["ours"]}})
+
+
+def test_a_file_that_is_not_a_saved_run_is_refused_with_the_fix(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text("[]", encoding="utf-8")
+    with pytest.raises(EvalSetError, match="qa eval SET --json"):
+        load_run(path)
+
+
+def test_summary_table_puts_pipelines_side_by_side():
+    run = {"pipelines": {name: {"metrics": {"questions": 2, "key_facts": value, "latency_median_ms": 12.4},
+                                "by_type": {"single": {"questions": 2, "key_facts": value}}}
+                         for name, value in (("ours", 1.0), ("baseline", 0.5))}}
+    lines = summary_table(run).splitlines()
+    assert lines[0].split() == ["metric", "ours", "baseline"]
+    assert next(l for l in lines if l.startswith("key facts in answer")).split()[-2:] == ["1.00", "0.50"]
+    assert next(l for l in lines if l.startswith("single")).split() == ["single", "2", "1.00", "0.50"]
+    assert next(l for l in lines if l.startswith("citation recall")).split()[-2:] == ["-", "-"]

@@ -3,8 +3,9 @@
 from .answer import Answer, Citation
 from .assistant import Assistant, QuestionError, ask
 from .config import Settings, load_settings
+from .evaluate import evaluate
 from .index import IndexError as IndexUnavailable  # missing, busy or damaged index; says what to run
 
 __all__ = ["ask", "Assistant", "Answer", "Citation", "QuestionError", "Settings", "load_settings",
-           "IndexUnavailable"]
+           "IndexUnavailable", "evaluate"]
 __version__ = "0.1.0"

@@ -445,7 +445,8 @@ def compose(question: str, chosen: list[_Candidate], conflict: bool, unanswered:
         sentences = sorted((c for c in chosen if c.passage is passage), key=lambda c: c.start)
         for cand in sentences:
             lead = passage.doc_id not in attributed
-            body = _sentence_body(cand.text, lead)
+            # A footnote mark in the source ("[3]") would read as a citation: it is dropped.
+            body = _sentence_body(_MARKERS.sub("", cand.text), lead)
             if lead:
                 # "According to X, their numbers…" reads well; "According to X, Raised by…" or
                 # "According to X, According to…" does not: quote those after "X wrote:".
@@ -467,13 +468,50 @@ def compose(question: str, chosen: list[_Candidate], conflict: bool, unanswered:
     return answer
 
 
+_MARKER_RUN = re.compile(r"(?:\s*\[\d+\])+[.!?]?(?=\s|$)")
+
+
 def parse_markers(text: str) -> list[tuple[str, list[int]]]:
-    """Split an answer into (sentence, [citation numbers]) pairs."""
+    """Split an answer into (sentence, [citation numbers]) pairs, markers removed.
+
+    A run of markers ends a cited sentence ("… troops [1]." or "… “hundreds.” [1]"); text
+    between runs is split with the chunker's sentence splitter, so "Maj. Gen." or a bracket
+    inside a quotation does not end a sentence."""
     pieces: list[tuple[str, list[int]]] = []
-    for sentence in re.split(r"(?<=[.!?\]])\s+(?=[A-Z“\"])", text.strip()):
-        numbers = [int(n) for n in _MARKERS.findall(sentence)]
-        pieces.append((_MARKERS.sub("", sentence).strip(), numbers))
-    return pieces
+    position = 0
+    for run in _MARKER_RUN.finditer(text):
+        numbers = [int(n) for n in _MARKERS.findall(run.group())]
+        segment = text[position:run.start()] + run.group()[-1:].strip(" ]")
+        sentences = [segment[a:b] for a, b in split_sentences(segment)] or [""]
+        pieces += [(s, []) for s in sentences[:-1]] + [(sentences[-1].strip(), numbers)]
+        position = run.end()
+    rest = text[position:]
+    pieces += [(rest[a:b], []) for a, b in split_sentences(rest)]
+    return [(sentence, numbers) for sentence, numbers in pieces if sentence or numbers]
+
+
+_META_SENTENCE = re.compile(r"^(Sources disagree\b|The corpus does not\b)")
+_ATTRIBUTION = re.compile(r"^(According to [^,]{1,120}, |[^:“\"]{1,120} wrote: )")
+
+
+def strip_attribution(sentence: str) -> str:
+    """'According to X (date), their numbers…' -> 'their numbers…'; 'X wrote: …' -> '…'."""
+    return _ATTRIBUTION.sub("", sentence).strip()
+
+
+def statements(text: str) -> list[tuple[str, list[int]]]:
+    """The sentences of an answer that state something from the corpus, each as (claim,
+    citation numbers): the answerer's own remarks ("Sources disagree on this.", "The corpus
+    does not answer the rest: …") are left out, and the attribution ("According to X, ",
+    "X wrote: ") is removed from the claim, because it comes from metadata, not the passage."""
+    found = []
+    for sentence, numbers in parse_markers(text):
+        if not numbers and _META_SENTENCE.match(sentence):
+            continue
+        claim = strip_attribution(sentence)
+        if claim:
+            found.append((claim, numbers))
+    return found
 
 
 class CitationError(AssertionError):
@@ -491,11 +529,11 @@ def verify(answer: Answer) -> None:
         raise CitationError(f"citations {sorted(numbers - used)} are shown but never cited")
     for citation in answer.citations:
         for start, end in citation.highlights:
-            quoted = citation.text[start:end]
+            quoted = _MARKERS.sub("", citation.text[start:end])
             body = _normalize(_LEADING_CONNECTIVE.sub("", quoted))[:-1]
             if body not in _normalize(answer.text):
                 raise CitationError(f"[{citation.number}] is cited for a sentence the answer does not quote")
 
 
-__all__ = ["Answer", "Citation", "ExtractiveAnswerer", "CitationError", "parse_markers", "verify",
+__all__ = ["Answer", "Citation", "ExtractiveAnswerer", "CitationError", "parse_markers", "statements", "strip_attribution", "verify",
            "abstention", "attribution", "ABSTAIN_TEXT"]

@@ -17,7 +17,7 @@ from .config import Settings, load_settings
 from .corpus import TEXT_SUFFIXES, load_document
 from .index import CorpusIndex, IndexError, IngestReport
 from .questions import decompose
-from .retrieve import HybridRetriever
+from .retrieve import HybridRetriever, Passage
 
 
 class QuestionError(ValueError):
@@ -91,6 +91,12 @@ class Assistant:
             self._vectors = _VectorCache(self._embedder)
         return self._embedder
 
+    @property
+    def vectors(self) -> _VectorCache:
+        """Texts -> unit vectors with the embedding model, cached by text."""
+        self.embedder
+        return self._vectors
+
     def ingest(self, rebuild: bool = False, progress: Callable[[int, int], None] | None = None) -> IngestReport:
         """Update the index from the corpus folder (only changed files are embedded)."""
         # The new build is made aside under the index's own file lock, so questions keep
@@ -128,6 +134,11 @@ class Assistant:
     # Asking -----------------------------------------------------------------------------
     def ask(self, question: str, history: Sequence[Sequence[str]] | None = None, **overrides: Any) -> Answer:
         """Answer one question; every factual sentence of the answer cites a passage."""
+        return self.trace(question, history, **overrides)[0]
+
+    def trace(self, question: str, history: Sequence[Sequence[str]] | None = None,
+              **overrides: Any) -> tuple[Answer, list[Passage]]:
+        """Like ask, and also the passages retrieved for it, best first (for evaluation)."""
         settings = self.settings.replace(**overrides) if overrides else self.settings
         question = validate_question(question, settings.max_question_chars)
         timings: dict[str, float] = {}
@@ -158,7 +169,7 @@ class Assistant:
         answer.standalone_question = condensed.display
         timings["total"] = (time.perf_counter() - started) * 1000
         answer.timings_ms = {k: round(v, 1) for k, v in timings.items()}
-        return answer
+        return answer, passages
 
     def stream(self, question: str, history: Sequence[Sequence[str]] | None = None,
                **overrides: Any) -> Iterator[tuple[str, Answer | None]]:

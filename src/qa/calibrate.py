@@ -20,7 +20,7 @@ def evidence_scores(assistant, path: Path) -> list[tuple[str, bool, float]]:
     """(id, answerable, best evidence score) for each question of the set."""
     retriever = assistant.retriever()
     settings = assistant.settings
-    answerer = ExtractiveAnswerer(assistant._vectors, retriever.idf, 0.0, settings.max_answer_sentences)
+    answerer = ExtractiveAnswerer(assistant.vectors, retriever.idf, 0.0, settings.max_answer_sentences)
     rows = []
     for item in load_eval_set(path):
         condensed = condense(item.question, item.history)
@@ -63,4 +63,69 @@ def calibrate(assistant, path: Path) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["calibrate", "evidence_scores", "best_threshold"]
+# The support judge ------------------------------------------------------------------------
+_WEIGHTS = np.round(np.arange(0.0, 1.01, 0.1), 2)
+_THRESHOLDS = np.round(np.arange(0.30, 0.96, 0.01), 2)
+
+
+def judge_signals(assistant, path: Path) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    """For each labelled pair: the pair, its label, its blended score for every weight of the
+    grid (rows: pairs, columns: weights), and whether numbers and negation agree."""
+    from .answer import strip_attribution
+    from .support import SupportJudge, load_labels
+
+    pairs = load_labels(path)
+    judge = SupportJudge(assistant.vectors)
+    # The judge sees claims as the evaluation gives them: without "According to X, ".
+    signals = [judge.signals(strip_attribution(p.claim), [p.passage]) for p in pairs]
+    scores = np.array([[s.score(w) for w in _WEIGHTS] for s in signals])
+    scores[[s.verbatim for s in signals]] = np.inf   # a verbatim quote is supported at any threshold
+    gates = np.array([s.verbatim or s.checks_pass for s in signals])
+    return pairs, np.array([p.label for p in pairs]), scores, gates
+
+
+def _grid_accuracy(labels: np.ndarray, scores: np.ndarray, gates: np.ndarray) -> np.ndarray:
+    """Accuracy for every (weight, threshold) of the grid."""
+    predicted = gates[:, None, None] & (scores[:, :, None] >= _THRESHOLDS[None, None, :] - 1e-9)
+    return (predicted == labels[:, None, None]).mean(axis=0)
+
+
+def _best(labels: np.ndarray, scores: np.ndarray, gates: np.ndarray) -> tuple[int, int]:
+    accuracy = _grid_accuracy(labels, scores, gates)
+    # Ties go to the strictest threshold: a judge that waves claims through flatters every answer.
+    best = np.argwhere(accuracy >= accuracy.max() - 1e-12)
+    w, t = max(best, key=lambda wt: (_THRESHOLDS[wt[1]], -abs(_WEIGHTS[wt[0]] - 0.5)))
+    return int(w), int(t)
+
+
+def calibrate_judge(assistant, path: Path) -> str:
+    """Choose the judge's lexical weight and threshold on hand-labelled claim/passage pairs,
+    with leave-one-out accuracy and the accuracy per kind of pair."""
+    pairs, labels, scores, gates = judge_signals(assistant, path)
+    w, t = _best(labels, scores, gates)
+    predicted = gates & (scores[:, w] >= _THRESHOLDS[t] - 1e-9)
+    held_out = 0
+    for i in range(len(pairs)):
+        keep = np.arange(len(pairs)) != i
+        wi, ti = _best(labels[keep], scores[keep], gates[keep])
+        held_out += int((gates[i] and scores[i, wi] >= _THRESHOLDS[ti] - 1e-9) == labels[i])
+    tp = int((predicted & labels).sum())
+    lines = [f"{len(pairs)} labelled pairs ({int(labels.sum())} supported) from {path}",
+             f"chosen lexical weight {_WEIGHTS[w]:.1f}, threshold {_THRESHOLDS[t]:.2f}",
+             f"accuracy {float((predicted == labels).mean()):.3f}, "
+             f"leave-one-out accuracy {held_out}/{len(pairs)} = {held_out / len(pairs):.3f}",
+             f"precision {tp / max(1, int(predicted.sum())):.3f} (claims judged supported that are), "
+             f"recall {tp / max(1, int(labels.sum())):.3f} (supported claims judged so)", "",
+             f"{'kind':<22}{'n':>4}{'correct':>9}"]
+    for kind in sorted({p.kind for p in pairs}):
+        members = np.array([p.kind == kind for p in pairs])
+        lines.append(f"{kind or '-':<22}{int(members.sum()):>4}{int((predicted == labels)[members].sum()):>9}")
+    wrong = [p for p, ok in zip(pairs, predicted == labels) if not ok]
+    if wrong:
+        lines += ["", "misjudged:"] + [f"  {p.id} ({p.kind}, label {str(p.label).lower()}): {p.claim[:90]}"
+                                       for p in wrong]
+    lines.append("\nset LEXICAL_WEIGHT and THRESHOLD in src/qa/support.py to the chosen values")
+    return "\n".join(lines)
+
+
+__all__ = ["calibrate", "evidence_scores", "best_threshold", "calibrate_judge", "judge_signals"]

@@ -16,7 +16,7 @@ examples:
   qa ask "How many Hezbollah fighters had died in Syria?"
   qa ask "Who commands the Quds Force?" --json
   qa chat                        a conversation in the terminal (follow-ups work)
-  qa eval corpus/eval/aleppo.jsonl
+  qa eval corpus/eval/aleppo.jsonl --report report.html
   QA_TOP_K=8 qa ask "..."        any setting: QA_<NAME> variable or qa.toml
 
 exit codes: 0 ok, 1 error, 2 bad question or usage
@@ -60,13 +60,28 @@ def _parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="a conversation in the terminal")
     answer_options(chat)
 
-    evaluate = sub.add_parser("eval", help="run evaluation sets and print scores")
-    evaluate.add_argument("paths", nargs="+", type=Path)
-    evaluate.add_argument("--json", metavar="FILE", type=Path, help="write per-question results")
+    evaluate = sub.add_parser(
+        "eval", help="score evaluation sets: retrieval, answers, citations, abstention, latency",
+        epilog="examples:\n  qa eval corpus/eval/aleppo.jsonl --json run.json --report report.html\n"
+               "  qa eval corpus/eval/aleppo.jsonl --pipeline ours\n"
+               "  qa eval --compare before.json after.json\n\n"
+               "sets: JSON Lines (see README), or llama-index LabelledRagDataset / EmbeddingQAFinetuneDataset JSON",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    evaluate.add_argument("paths", nargs="*", type=Path, metavar="SET", help="evaluation set files")
+    evaluate.add_argument("--pipeline", default="ours,baseline", metavar="NAMES",
+                          help="comma-separated pipelines to run: ours, baseline (default: both)")
+    evaluate.add_argument("--json", metavar="FILE", type=Path, help="write per-question and aggregate results")
+    evaluate.add_argument("--report", metavar="FILE.html", type=Path, help="write a self-contained HTML report")
+    evaluate.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), type=Path,
+                          help="compare two saved runs question by question (runs nothing)")
     answer_options(evaluate)
 
-    calibrate = sub.add_parser("calibrate", help="choose the abstention threshold from an evaluation set")
-    calibrate.add_argument("path", type=Path)
+    calibrate = sub.add_parser("calibrate", help="choose the abstention threshold (or, with --judge, "
+                                                 "the support judge's settings) from labelled data")
+    calibrate.add_argument("path", type=Path, help="an evaluation set, or with --judge a labelled support set")
+    calibrate.add_argument("--judge", action="store_true",
+                           help="calibrate the citation support judge on hand-labelled claim/passage pairs "
+                                "(corpus/eval/support-labels.jsonl)")
     return parser
 
 
@@ -139,31 +154,35 @@ def _cmd_chat(args) -> int:
 
 
 def _cmd_eval(args) -> int:
-    from .evaluate import load_eval_set, run
+    from .evaluate import EvalSetError, compare, evaluate, load_eval_set, load_run
 
-    bot = _assistant(args)
-    bot.retriever()
-    combined = []
+    if args.compare:
+        before, after = (load_run(p) for p in args.compare)
+        print(compare(before, after, args.compare[0].name, args.compare[1].name))
+        return 0
+    if not args.paths:
+        raise EvalSetError("give one or more evaluation sets (or --compare A.json B.json)")
     for path in args.paths:
-        items = load_eval_set(path)
-        report = run(items, bot.ask, progress=sys.stderr.isatty())
-        print(f"\n{path}\n{report.table()}")
-        combined.extend(report.results)
-        failed = [r for r in report.results if r.error]
-        for r in failed:
-            print(f"  error in {r.item.id} (line {r.item.line}): {r.error}", file=sys.stderr)
+        load_eval_set(path)  # every set is checked before any question is asked
+    pipelines = [p.strip() for p in args.pipeline.split(",") if p.strip()]
+    run = evaluate(args.paths, pipelines, assistant=_assistant(args), progress=sys.stderr.isatty())
+    print(run.table())
+    for pipeline, result in run.errors():
+        print(f"qa: {pipeline}: question {result.item.id} ({result.item.set}:{result.item.line}) failed: "
+              f"{result.error}", file=sys.stderr)
     if args.json:
-        rows = [{"id": r.item.id, "type": r.item.type, "question": r.item.question, "key_facts": r.key_facts,
-                 "gold_cited": r.gold_cited, "abstained": r.abstained, "latency_ms": r.latency_ms,
-                 "error": r.error, "answer": r.answer} for r in combined]
-        args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
-    return 1 if any(r.error for r in combined) else 0
+        run.save_json(args.json)
+        print(f"\nresults written to {args.json}")
+    if args.report:
+        run.save_html(args.report)
+        print(f"report written to {args.report}")
+    return 1 if run.errors() else 0
 
 
 def _cmd_calibrate(args) -> int:
-    from .calibrate import calibrate
+    from .calibrate import calibrate, calibrate_judge
 
-    print(calibrate(_assistant(args), args.path))
+    print((calibrate_judge if args.judge else calibrate)(_assistant(args), args.path))
     return 0
 
 

@@ -1,24 +1,32 @@
-"""Evaluation sets (design-notes JSONL): load with line-numbered errors, run, score.
+"""Evaluation sets: load (ours and llama-index's formats), run pipelines, score, save, compare.
 
-Metrics here are the ones the foundation needs; each is defined in the README:
-key facts (every `answers` group appears in the answer), gold cited (a cited passage
-contains an `evidence` substring), abstention (unanswerable questions abstained).
+`qa eval` and `qa.evaluate()` run every question of one or more sets through each pipeline
+("ours", and the llama-index "baseline" by default), score retrieval, answers, citations,
+abstention and latency (see `metrics.py`; each metric is defined in the README), and keep
+every question's answer and passages, so a run can be saved, compared and reported.
 """
 
 from __future__ import annotations
 
 import json
-import statistics
+import math
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol, Sequence
+
+from .answer import Answer, statements
+from .metrics import (Judge, citation_scores, has_key_facts, is_gold, mean, median, normalize, percentile,
+                      retrieval_scores, token_f1)
+from .retrieve import Passage
 
 QUESTION_TYPES = ("single", "multi", "conflict", "unanswerable", "followup")
-_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "\u00a0": " ", "–": "-", "—": "-"})
+RUN_FORMAT = "qa-eval-run/1"
+PIPELINES = ("ours", "baseline")
 
 
 class EvalSetError(ValueError):
-    """An evaluation set line is invalid; the message names the file and line."""
+    """An evaluation set is invalid; the message names the file and line."""
 
 
 @dataclass
@@ -31,24 +39,26 @@ class EvalItem:
     reference_answer: str = ""
     type: str = "single"
     line: int = 0
+    set: str = ""
 
     @property
     def unanswerable(self) -> bool:
-        return self.type == "unanswerable" or (not self.answers and not self.evidence)
+        return self.type == "unanswerable"
+
+    @property
+    def key(self) -> str:
+        """Identifies the question across runs: set file name and id."""
+        return f"{Path(self.set).name}#{self.id}"
 
 
-def normalize(text: str) -> str:
-    """Case-, quote- and whitespace-insensitive form used for matching."""
-    return " ".join(text.translate(_QUOTES).lower().split())
-
-
+# Loading ---------------------------------------------------------------------------------
 def _string_list(value: Any, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise EvalSetError(f"{where} must be a list of strings")
     return value
 
 
-def parse_item(data: Any, where: str, line: int) -> EvalItem:
+def parse_item(data: Any, where: str, line: int, source: str = "") -> EvalItem:
     if not isinstance(data, dict):
         raise EvalSetError(f"{where}: expected a JSON object")
     question = data.get("question")
@@ -63,131 +73,439 @@ def parse_item(data: Any, where: str, line: int) -> EvalItem:
     if not isinstance(history, list) or not all(
             isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in history):
         raise EvalSetError(f"{where}: 'history' must be a list of [question, answer] pairs")
-    kind = data.get("type", "unanswerable" if not groups else "single")
+    reference = data.get("reference_answer", "")
+    if not isinstance(reference, str):
+        raise EvalSetError(f"{where}: 'reference_answer' must be a string")
+    kind = data.get("type", "unanswerable" if not groups and not evidence else "single")
     if kind not in QUESTION_TYPES:
         raise EvalSetError(f"{where}: 'type' must be one of {', '.join(QUESTION_TYPES)}")
     return EvalItem(id=str(data.get("id", f"line{line}")), question=question, answers=groups,
-                    evidence=evidence, history=[(q, a) for q, a in history],
-                    reference_answer=str(data.get("reference_answer", "")), type=kind, line=line)
+                    evidence=evidence, history=[(q, a) for q, a in history], reference_answer=reference,
+                    type=kind, line=line, set=source)
 
 
-def load_eval_set(path: Path) -> list[EvalItem]:
+def _jsonl_items(path: Path, text: str) -> list[EvalItem]:
     items = []
-    with open(path, encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                data = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise EvalSetError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-            items.append(parse_item(data, where, number))
-    if not items:
-        raise EvalSetError(f"{path}: no questions")
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise EvalSetError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+        items.append(parse_item(data, where, number, str(path)))
     return items
 
 
-def has_key_facts(answer_text: str, groups: list[list[str]]) -> bool:
-    text = normalize(answer_text)
-    return all(any(normalize(alt) in text for alt in group) for group in groups)
+def _labelled_rag_items(path: Path, data: dict[str, Any]) -> list[EvalItem]:
+    """llama-index `LabelledRagDataset.save_json` output: {"examples": [{query,
+    reference_contexts, reference_answer, ...}]}. Contexts are gold evidence; there are no
+    key facts, so answers are scored by token F1 and similarity to the reference answer."""
+    examples = data["examples"]
+    if not isinstance(examples, list):
+        raise EvalSetError(f"{path}: 'examples' must be a list")
+    items = []
+    for number, example in enumerate(examples, start=1):
+        where = f"{path}: example {number}"
+        if not isinstance(example, dict):
+            raise EvalSetError(f"{where}: expected a JSON object")
+        contexts = example.get("reference_contexts") or []
+        items.append(parse_item({"id": f"ex{number}", "question": example.get("query"), "answers": [],
+                                 "evidence": contexts, "reference_answer": example.get("reference_answer") or "",
+                                 "type": "single"}, where, number, str(path)))
+    return items
 
 
-def is_gold(passage_text: str, evidence: Iterable[str]) -> bool:
-    text = normalize(passage_text)
-    return any(normalize(e) in text for e in evidence)
+def _retrieval_qa_items(path: Path, data: dict[str, Any]) -> list[EvalItem]:
+    """llama-index `EmbeddingQAFinetuneDataset.save_json` output: {"queries": {id: text},
+    "corpus": {node_id: text}, "relevant_docs": {id: [node_id]}}. Retrieval-only: the
+    relevant nodes' texts are the gold evidence."""
+    queries, corpus, relevant = data["queries"], data.get("corpus", {}), data["relevant_docs"]
+    if not all(isinstance(x, dict) for x in (queries, corpus, relevant)):
+        raise EvalSetError(f"{path}: 'queries', 'corpus' and 'relevant_docs' must be objects")
+    items = []
+    for number, (qid, query) in enumerate(queries.items(), start=1):
+        where = f"{path}: query {qid!r}"
+        missing = [n for n in relevant.get(qid, []) if n not in corpus]
+        if missing:
+            raise EvalSetError(f"{where}: relevant node {missing[0]!r} is not in 'corpus'")
+        evidence = [corpus[n] for n in relevant.get(qid, [])]
+        if not evidence:
+            raise EvalSetError(f"{where}: no 'relevant_docs' for this query")
+        items.append(parse_item({"id": str(qid), "question": query, "evidence": evidence, "type": "single"},
+                                where, number, str(path)))
+    return items
 
 
+def load_eval_set(path: Path | str) -> list[EvalItem]:
+    """Questions from a JSON Lines set (the design-notes format), a llama-index
+    LabelledRagDataset JSON, or a llama-index EmbeddingQAFinetuneDataset JSON."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise EvalSetError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise EvalSetError(f"{path}: cannot read it ({exc.strerror})") from None
+    whole: Any = None
+    if text.lstrip().startswith("{"):
+        try:
+            whole = json.loads(text)
+        except json.JSONDecodeError:
+            whole = None
+    if isinstance(whole, dict) and "examples" in whole:
+        items = _labelled_rag_items(path, whole)
+    elif isinstance(whole, dict) and "queries" in whole and "relevant_docs" in whole:
+        items = _retrieval_qa_items(path, whole)
+    else:
+        items = _jsonl_items(path, text)
+    if not items:
+        raise EvalSetError(f"{path}: no questions")
+    seen: set[str] = set()
+    for item in items:
+        if item.id in seen:
+            raise EvalSetError(f"{path}:{item.line}: id {item.id!r} is used twice")
+        seen.add(item.id)
+    return items
+
+
+# Pipelines -------------------------------------------------------------------------------
+class Pipeline(Protocol):
+    name: str
+    description: str
+
+    def config(self) -> dict[str, Any]: ...
+
+    def trace(self, question: str, history: Sequence[Sequence[str]] | None = None) -> tuple[Answer, list[Passage]]:
+        """The answer and the passages it was given, best first."""
+
+
+class OursPipeline:
+    name = "ours"
+    description = ("cleaned text, sentence-packed chunks, hybrid dense + BM25 retrieval fused by rank, "
+                   "follow-ups condensed, extractive cited answers")
+
+    def __init__(self, assistant) -> None:
+        self.assistant = assistant
+
+    def config(self) -> dict[str, Any]:
+        s = self.assistant.settings
+        return {"top_k": s.top_k, "retrieval_mode": s.retrieval_mode, "chunk_tokens": s.chunk_tokens,
+                "chunk_overlap_tokens": s.chunk_overlap_tokens, "answerer": s.answerer,
+                "abstain_threshold": s.abstain_threshold}
+
+    def trace(self, question: str, history: Sequence[Sequence[str]] | None = None) -> tuple[Answer, list[Passage]]:
+        return self.assistant.trace(question, history=history)
+
+
+def make_pipelines(assistant, names: Iterable[str]) -> list[Pipeline]:
+    from .baseline import BaselinePipeline
+
+    known = {"ours": lambda: OursPipeline(assistant),
+             "baseline": lambda: BaselinePipeline(assistant.settings, assistant.embedder, assistant.vectors)}
+    pipelines = []
+    for name in names:
+        if name not in known:
+            raise EvalSetError(f"unknown pipeline {name!r}; choose from {', '.join(known)}")
+        pipelines.append(known[name]())
+    return pipelines
+
+
+# Scoring ---------------------------------------------------------------------------------
 @dataclass
-class ItemResult:
+class QuestionResult:
     item: EvalItem
     answer: dict[str, Any] | None
+    retrieved: list[dict[str, Any]] = field(default_factory=list)
+    sentences: list[dict[str, Any]] = field(default_factory=list)
+    scores: dict[str, Any] = field(default_factory=dict)
     error: str = ""
-    key_facts: bool = False
-    gold_cited: bool = False
-    abstained: bool = False
-    latency_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        item = self.item
+        return {"key": item.key, "id": item.id, "set": item.set, "line": item.line, "type": item.type,
+                "question": item.question, "history": [list(p) for p in item.history], "answers": item.answers,
+                "evidence": item.evidence, "reference_answer": item.reference_answer, "error": self.error,
+                "answer": self.answer, "retrieved": self.retrieved, "sentences": self.sentences,
+                "scores": self.scores}
+
+
+def score_answer(item: EvalItem, answer: dict[str, Any], passages: Sequence[str], judge: Judge | None,
+                 similarity: Callable[[str, str], float] | None = None) -> QuestionResult:
+    """Scores of one answer (Answer.to_dict()) given the passages retrieved for it. A score
+    that does not apply to the question is None (e.g. key facts of an unanswerable one)."""
+    abstained = bool(answer["abstained"])
+    answerable = not item.unanswerable
+    plain = " ".join(s for s, _ in statements(answer["text"])) if not abstained else answer["text"]
+    scores: dict[str, Any] = {"hit": None, "rr": None, "gold_recall": None, "key_facts": None, "gold_cited": None,
+                              "token_f1": None, "similarity": None, "citation_recall": None,
+                              "citation_precision": None, "abstained": abstained,
+                              "abstention_correct": abstained == item.unanswerable,
+                              "latency_ms": float(answer.get("timings_ms", {}).get("total", 0.0))}
+    if answerable and item.evidence:
+        found = retrieval_scores(passages, item.evidence)
+        scores.update(hit=found.hit, rr=found.rr, gold_recall=found.gold_recall)
+        scores["gold_cited"] = (not abstained) and any(is_gold(c["text"], item.evidence) for c in answer["citations"])
+    if answerable and item.answers:
+        scores["key_facts"] = (not abstained) and has_key_facts(answer["text"], item.answers)
+    if answerable and item.reference_answer:
+        scores["token_f1"] = token_f1(plain, item.reference_answer)
+        if similarity is not None:
+            scores["similarity"] = similarity(plain, item.reference_answer)
+    sentences: list[dict[str, Any]] = []
+    if not abstained and judge is not None:
+        shown = {c["number"]: c["text"] for c in answer["citations"]}
+        cited = citation_scores(statements(answer["text"]), shown, judge)
+        if cited is not None:
+            scores.update(citation_recall=cited.recall, citation_precision=cited.precision)
+            sentences = [{"text": s.text, "citations": s.citations, "supported": s.supported} for s in cited.sentences]
+    return QuestionResult(item, answer, sentences=sentences, scores=scores)
+
+
+def aggregate(results: Sequence[QuestionResult]) -> dict[str, Any]:
+    """Means over the questions each metric applies to (errors are counted, not scored)."""
+    ok = [r for r in results if not r.error]
+    unanswerable = [r for r in ok if r.item.unanswerable]
+    abstentions = [r for r in ok if r.scores["abstained"]]
+    latencies = [r.scores["latency_ms"] for r in ok]
+
+    def avg(name: str) -> float:
+        return mean(r.scores[name] for r in ok)
+
+    return {"questions": len(results), "errors": len(results) - len(ok),
+            "hit_rate": avg("hit"), "mrr": avg("rr"), "gold_recall": avg("gold_recall"),
+            "key_facts": avg("key_facts"), "gold_cited": avg("gold_cited"), "token_f1": avg("token_f1"),
+            "similarity": avg("similarity"), "citation_recall": avg("citation_recall"),
+            "citation_precision": avg("citation_precision"),
+            "abstention_recall": mean(r.scores["abstained"] for r in unanswerable),
+            "abstention_precision": mean(r.item.unanswerable for r in abstentions),
+            "latency_median_ms": median(latencies), "latency_p95_ms": percentile(latencies, 95)}
+
+
+# Running ---------------------------------------------------------------------------------
+@dataclass
+class PipelineRun:
+    name: str
+    description: str
+    config: dict[str, Any]
+    results: list[QuestionResult]
+
+    def metrics(self) -> dict[str, Any]:
+        return aggregate(self.results)
+
+    def by_type(self) -> dict[str, dict[str, Any]]:
+        return {kind: aggregate(subset) for kind in QUESTION_TYPES
+                if (subset := [r for r in self.results if r.item.type == kind])}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"description": self.description, "settings": self.config, "metrics": _clean(self.metrics()),
+                "by_type": _clean(self.by_type()), "questions": [_clean(r.to_dict()) for r in self.results]}
+
+
+def run_pipeline(pipeline: Pipeline, items: Sequence[EvalItem], judge: Judge | None,
+                 similarity: Callable[[str, str], float] | None = None, progress: bool = False) -> PipelineRun:
+    """Ask every question; one failing question is recorded and the run goes on."""
+    from tqdm import tqdm
+
+    results = []
+    for item in tqdm(items, desc=f"evaluating {pipeline.name}", unit="question", disable=not progress):
+        try:
+            answer, passages = pipeline.trace(item.question, history=item.history or None)
+            texts = [p.text for p in passages]
+            result = score_answer(item, answer.to_dict(), texts, judge, similarity)
+            result.retrieved = [{"rank": i, "source": p.source, "path": str(p.metadata.get("path") or p.doc_id),
+                                 "start": p.start, "end": p.end, "gold": is_gold(p.text, item.evidence),
+                                 "text": p.text} for i, p in enumerate(passages, start=1)]
+        except Exception as exc:  # noqa: BLE001 - reported per question, the run continues
+            result = QuestionResult(item, None, error=f"{type(exc).__name__}: {exc}")
+        results.append(result)
+    return PipelineRun(pipeline.name, pipeline.description, pipeline.config(), results)
 
 
 @dataclass
-class Report:
-    results: list[ItemResult]
+class EvalRun:
+    sets: list[str]
+    runs: list[PipelineRun]
+    judge: str
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
-    def _share(self, values: list[bool]) -> float:
-        return sum(values) / len(values) if values else float("nan")
+    def to_dict(self) -> dict[str, Any]:
+        k = self.runs[0].config.get("top_k") if self.runs else None
+        return {"format": RUN_FORMAT, "created": self.created, "sets": self.sets, "k": k, "judge": self.judge,
+                "pipelines": {r.name: r.to_dict() for r in self.runs}}
 
-    def metrics(self) -> dict[str, float]:
-        answerable = [r for r in self.results if not r.item.unanswerable and not r.error]
-        unanswerable = [r for r in self.results if r.item.unanswerable and not r.error]
-        abstained = [r for r in self.results if r.abstained]
-        latencies = sorted(r.latency_ms for r in self.results if not r.error)
-        return {
-            "questions": len(self.results),
-            "errors": sum(1 for r in self.results if r.error),
-            "key_facts": self._share([r.key_facts for r in answerable]),
-            "gold_cited": self._share([r.gold_cited for r in answerable]),
-            "abstention_recall": self._share([r.abstained for r in unanswerable]),
-            "abstention_precision": self._share([r.item.unanswerable for r in abstained]),
-            "latency_median_ms": statistics.median(latencies) if latencies else float("nan"),
-            "latency_p95_ms": latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else float("nan"),
-        }
+    def save_json(self, path: Path | str) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
 
-    def by_type(self) -> dict[str, dict[str, float]]:
-        out = {}
-        for kind in QUESTION_TYPES:
-            subset = [r for r in self.results if r.item.type == kind]
-            if subset:
-                out[kind] = Report(subset).metrics()
-        return out
+    def save_html(self, path: Path | str) -> None:
+        from .eval_report import render_html
+
+        Path(path).write_text(render_html(self.to_dict()), encoding="utf-8")
+
+    def errors(self) -> list[tuple[str, QuestionResult]]:
+        return [(r.name, q) for r in self.runs for q in r.results if q.error]
 
     def table(self) -> str:
-        m = self.metrics()
-        rows = [("questions", f"{m['questions']}"), ("errors", f"{m['errors']}"),
-                ("key facts in answer", f"{m['key_facts']:.2f}"), ("gold passage cited", f"{m['gold_cited']:.2f}"),
-                ("unanswerable abstained (recall)", f"{m['abstention_recall']:.2f}"),
-                ("abstentions correct (precision)", f"{m['abstention_precision']:.2f}"),
-                ("latency median / p95 (ms)", f"{m['latency_median_ms']:.0f} / {m['latency_p95_ms']:.0f}")]
-        width = max(len(r[0]) for r in rows)
-        lines = [f"{name:<{width}}  {value}" for name, value in rows]
-        lines.append("")
-        lines.append(f"{'type':<13}{'n':>4}{'key facts':>11}{'gold cited':>12}{'abstained':>11}")
-        for kind, km in self.by_type().items():
-            n = sum(1 for r in self.results if r.item.type == kind)
-            abst = sum(1 for r in self.results if r.item.type == kind and r.abstained)
-            lines.append(f"{kind:<13}{n:>4}{_fmt(km['key_facts']):>11}{_fmt(km['gold_cited']):>12}{abst:>11}")
-        return "\n".join(lines)
+        return summary_table(self.to_dict())
 
 
-def _fmt(value: float) -> str:
-    return "-" if value != value else f"{value:.2f}"
+def evaluate(paths: Sequence[Path | str], pipelines: Sequence[str] = PIPELINES, assistant=None,
+             judge: Judge | None = None, progress: bool = False, **overrides: Any) -> EvalRun:
+    """Run evaluation sets through pipelines and score them.
+
+    >>> run = qa.evaluate(["corpus/eval/aleppo.jsonl"])
+    >>> print(run.table()); run.save_json("run.json"); run.save_html("report.html")
+    """
+    from .assistant import Assistant
+    from .support import SupportJudge
+
+    items = [item for path in paths for item in load_eval_set(path)]
+    bot = assistant or Assistant(**overrides)
+    bot.retriever()
+    judge = judge or SupportJudge(bot.vectors)
+    similar = _similarity(bot.embedder)
+    runs = [run_pipeline(p, items, judge, similar, progress) for p in make_pipelines(bot, pipelines)]
+    return EvalRun([str(p) for p in paths], runs, getattr(judge, "name", type(judge).__name__))
 
 
-def score_item(item: EvalItem, answer: dict[str, Any]) -> ItemResult:
-    result = ItemResult(item, answer, abstained=bool(answer["abstained"]),
-                        latency_ms=float(answer.get("timings_ms", {}).get("total", 0.0)))
-    if not item.unanswerable and not result.abstained:
-        result.key_facts = has_key_facts(answer["text"], item.answers)
-        result.gold_cited = any(is_gold(c["text"], item.evidence) for c in answer["citations"])
-    return result
+def _similarity(embedder) -> Callable[[str, str], float]:
+    """Cosine similarity of two texts' embeddings, via llama-index's SemanticSimilarityEvaluator."""
+    from llama_index.core.evaluation import SemanticSimilarityEvaluator
+
+    evaluator = SemanticSimilarityEvaluator(embed_model=embedder)
+
+    def similarity(response: str, reference: str) -> float:
+        return float(evaluator.evaluate(response=response, reference=reference).score)
+
+    return similarity
 
 
-def run(items: list[EvalItem], ask: Callable[..., Any], progress: bool = False) -> Report:
-    """Ask every question; one failing question is recorded and the run goes on."""
-    iterator: Iterable[EvalItem] = items
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(items, desc="evaluating", unit="question")
-    results = []
-    for item in iterator:
-        try:
-            answer = ask(item.question, history=item.history or None)
-        except Exception as exc:  # noqa: BLE001 - reported per question, the run continues
-            results.append(ItemResult(item, None, error=f"{type(exc).__name__}: {exc}"))
-            continue
-        results.append(score_item(item, answer.to_dict()))
-    return Report(results)
+# Presenting ------------------------------------------------------------------------------
+METRIC_ROWS = (  # key, label, format
+    ("questions", "questions", "d"), ("errors", "errors", "d"),
+    ("hit_rate", "retrieval hit rate", ".2f"), ("mrr", "retrieval MRR", ".2f"),
+    ("gold_recall", "gold evidence recall", ".2f"),
+    ("key_facts", "key facts in answer", ".2f"), ("gold_cited", "gold passage cited", ".2f"),
+    ("token_f1", "token F1 vs reference", ".2f"), ("similarity", "similarity to reference", ".2f"),
+    ("citation_recall", "citation recall", ".2f"), ("citation_precision", "citation precision", ".2f"),
+    ("abstention_recall", "abstention recall", ".2f"), ("abstention_precision", "abstention precision", ".2f"),
+    ("latency_median_ms", "latency median (ms)", ".0f"), ("latency_p95_ms", "latency p95 (ms)", ".0f"),
+)
+LOWER_IS_BETTER = {"errors", "latency_median_ms", "latency_p95_ms"}
 
 
-__all__ = ["EvalItem", "EvalSetError", "load_eval_set", "run", "Report", "has_key_facts", "is_gold",
-           "normalize", "score_item"]
+def _format(value: Any, spec: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(value, spec)
+
+
+def _clean(value: Any) -> Any:
+    """NaN becomes null, so the JSON is standard."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def summary_table(run: dict[str, Any]) -> str:
+    """Metrics side by side for each pipeline, then key facts by question type."""
+    names = list(run["pipelines"])
+    rows = [[label] + [_format(run["pipelines"][n]["metrics"].get(key), spec) for n in names]
+            for key, label, spec in METRIC_ROWS]
+    lines = _columns(["metric"] + names, rows)
+    types = [t for t in QUESTION_TYPES if any(t in run["pipelines"][n]["by_type"] for n in names)]
+    type_rows = []
+    for kind in types:
+        row = [kind, str(next(run["pipelines"][n]["by_type"][kind]["questions"] for n in names
+                              if kind in run["pipelines"][n]["by_type"]))]
+        for n in names:
+            m = run["pipelines"][n]["by_type"].get(kind, {})
+            value = m.get("abstention_recall") if kind == "unanswerable" else m.get("key_facts")
+            row.append(_format(value, ".2f"))
+        type_rows.append(row)
+    lines += ["", "key facts by question type (unanswerable: abstention recall)"]
+    lines += _columns(["type", "n"] + names, type_rows)
+    return "\n".join(lines)
+
+
+def _columns(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    out = ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+           for r in [header] + rows]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    return out
+
+
+def load_run(path: Path | str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise EvalSetError(f"{path}: not a saved run ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
+        raise EvalSetError(f"{path}: not a saved run of this version (write one with: qa eval SET --json {path})")
+    return data
+
+
+_VERDICTS = (("key_facts", "key facts"), ("abstention_correct", "abstention"), ("hit", "retrieval hit"),
+             ("citation_recall", "citation recall"))
+
+
+def compare(a: dict[str, Any], b: dict[str, Any], a_name: str = "A", b_name: str = "B") -> str:
+    """Two saved runs side by side: metric differences for each pipeline both contain, then
+    every question whose verdict changed (key facts, abstention, retrieval hit, citation recall)."""
+    common = [n for n in a["pipelines"] if n in b["pipelines"]]
+    if not common:
+        raise EvalSetError(f"the runs share no pipeline ({', '.join(a['pipelines'])} vs {', '.join(b['pipelines'])})")
+    lines: list[str] = []
+    for name in common:
+        pa, pb = a["pipelines"][name], b["pipelines"][name]
+        rows = []
+        for key, label, spec in METRIC_ROWS:
+            va, vb = pa["metrics"].get(key), pb["metrics"].get(key)
+            delta = vb - va if isinstance(va, (int, float)) and isinstance(vb, (int, float)) else None
+            rows.append([label, _format(va, spec), _format(vb, spec), _signed(delta, spec)])
+        lines += [f"pipeline {name}: {a_name} -> {b_name}"] + _columns(["metric", a_name, b_name, "change"], rows)
+        lines += [""] + _question_changes(pa["questions"], pb["questions"]) + [""]
+    return "\n".join(lines).rstrip()
+
+
+def _signed(value: float | None, spec: str) -> str:
+    if value is None or value != value:
+        return "-"
+    return ("+" if value > 0 else "") + format(value, spec)
+
+
+def _question_changes(qa_: list[dict[str, Any]], qb: list[dict[str, Any]]) -> list[str]:
+    before = {q["key"]: q for q in qa_}
+    after = {q["key"]: q for q in qb}
+    changes = []
+    for key in [k for k in before if k in after]:
+        sa, sb = before[key].get("scores") or {}, after[key].get("scores") or {}
+        notes = []
+        for metric, label in _VERDICTS:
+            va, vb = sa.get(metric), sb.get(metric)
+            if va is not None and vb is not None and float(va) != float(vb):
+                notes.append(f"{label} {'better' if float(vb) > float(va) else 'worse'} ({_short(va)} -> {_short(vb)})")
+        if bool(before[key].get("error")) != bool(after[key].get("error")):
+            notes.append("now fails" if after[key].get("error") else "no longer fails")
+        if notes:
+            changes.append(f"  {key}: {'; '.join(notes)}\n      {before[key]['question']}")
+    only = sorted(set(before) ^ set(after))
+    header = f"{len(changes)} of {len(set(before) & set(after))} questions changed"
+    if only:
+        header += f"; {len(only)} in only one run: {', '.join(only[:10])}"
+    return [header] + changes
+
+
+def _short(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else f"{float(value):.2f}"
+
+
+__all__ = ["EvalItem", "EvalSetError", "load_eval_set", "parse_item", "evaluate", "EvalRun", "PipelineRun",
+           "QuestionResult", "score_answer", "aggregate", "run_pipeline", "OursPipeline", "make_pipelines",
+           "summary_table", "compare", "load_run", "normalize", "has_key_facts", "is_gold"]

@@ -95,6 +95,52 @@ class _MatchingOnly:
         return MatchingOnly()
 
 
+class TermStatistics:
+    """Chunk frequencies of terms, used by the answerer to weigh question words and to spot
+    names the corpus never uses."""
+
+    def __init__(self, document_frequency: dict[str, int], chunks: int) -> None:
+        self.chunks = chunks
+        self._idf = {t: math.log((chunks + 1) / (c + 0.5)) for t, c in document_frequency.items()}
+        self._by_initial: dict[str, list[str]] | None = None
+
+    @classmethod
+    def load(cls, path: Path, chunks: int) -> "TermStatistics":
+        if not path.is_file():
+            return cls({}, chunks)
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(data["document_frequency"], data["chunks"])
+
+    @classmethod
+    def of(cls, texts: list[str]) -> "TermStatistics":
+        counted = document_frequencies(texts)
+        return cls(counted["document_frequency"], counted["chunks"])
+
+    def idf(self, term: str) -> float:
+        """Rarer terms weigh more; a term the corpus never uses weighs most of all."""
+        return self._idf.get(term, math.log(self.chunks + 2) + 1.0)
+
+    def in_corpus(self, term: str) -> bool:
+        """True for a term the corpus uses, or one within a letter or two of one (Qassim/Qassem)."""
+        if term in self._idf:
+            return True
+        if len(term) < 5:
+            return False
+        import difflib
+
+        return bool(difflib.get_close_matches(term, self._vocabulary_by_initial().get(term[0], []), n=1, cutoff=0.8))
+
+    def _vocabulary_by_initial(self) -> dict[str, list[str]]:
+        # Built on first use and kept here: a method-level lru_cache would hold a reference
+        # to a swapped-out retriever, and so its Chroma client, until evicted.
+        if self._by_initial is None:
+            groups: dict[str, list[str]] = {}
+            for term in self._idf:
+                groups.setdefault(term[:1], []).append(term)
+            self._by_initial = groups
+        return self._by_initial
+
+
 class HybridRetriever:
     """Opens one index build and retrieves passages from it."""
 
@@ -119,44 +165,12 @@ class HybridRetriever:
         self._bm25 = None
         if self.size:
             self._bm25 = BM25Retriever.from_persist_dir(str(build_dir / "bm25"))
-        self._idf = self._load_idf(build_dir / "terms.json")
-        self._by_initial: dict[str, list[str]] | None = None
+        self.terms = TermStatistics.load(build_dir / "terms.json", self.size)
+        self.idf = self.terms.idf
+        self.in_corpus = self.terms.in_corpus
 
     def close(self) -> None:
         self._client.close()
-
-    # Term statistics, used by the answerer to weigh question words. --------------
-    @staticmethod
-    def _load_idf(path: Path) -> dict[str, float]:
-        if not path.is_file():
-            return {}
-        data = json.loads(path.read_text(encoding="utf-8"))
-        n = data["chunks"]
-        return {t: math.log((n + 1) / (c + 0.5)) for t, c in data["document_frequency"].items()}
-
-    def idf(self, term: str) -> float:
-        """Rarer terms weigh more; a term the corpus never uses weighs most of all."""
-        return self._idf.get(term, math.log(self.size + 2) + 1.0)
-
-    def in_corpus(self, term: str) -> bool:
-        """True for a term the corpus uses, or one within a letter or two of one (Qassim/Qassem)."""
-        if term in self._idf:
-            return True
-        if len(term) < 5:
-            return False
-        import difflib
-
-        return bool(difflib.get_close_matches(term, self._vocabulary_by_initial().get(term[0], []), n=1, cutoff=0.8))
-
-    def _vocabulary_by_initial(self) -> dict[str, list[str]]:
-        # Built on first use and kept on this retriever: a method-level lru_cache would hold
-        # a reference to a swapped-out retriever, and so its Chroma client, until evicted.
-        if self._by_initial is None:
-            groups: dict[str, list[str]] = {}
-            for term in self._idf:
-                groups.setdefault(term[:1], []).append(term)
-            self._by_initial = groups
-        return self._by_initial
 
     # Retrieval ---------------------------------------------------------------------
     def _retrievers(self, mode: str, candidates: int) -> list:
@@ -243,4 +257,4 @@ def document_frequencies(texts: list[str]) -> dict[str, Any]:
     return {"chunks": len(texts), "document_frequency": counts}
 
 
-__all__ = ["HybridRetriever", "Passage", "merge_overlapping", "terms", "document_frequencies"]
+__all__ = ["HybridRetriever", "TermStatistics", "Passage", "merge_overlapping", "terms", "document_frequencies"]
