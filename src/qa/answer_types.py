@@ -48,6 +48,10 @@ def head_noun(question: str) -> str | None:
     for word in match.group(1).split():
         if _VERBISH.match(word):
             break
+        owner = re.match(r"^([\w-]+)['’]s$", word)
+        if owner:  # "Which rebel group's spokesman…" asks for the group
+            words.append(owner.group(1).lower())
+            break
         words.append(word.strip("?,.").lower())
     if not words or words[-1] in stopwords() or words[-1] in ("many", "much"):
         return None
@@ -140,6 +144,8 @@ _INDEFINITE = r"\b(?:a|an|one|another|some|unnamed|unidentified|anonymous)\s+(?:
 
 _WHO_WAS_THE = re.compile(r"^\s*who (?:was|were|is|are) the ((?:[\w’'-]+ ){0,3}?)([a-z][\w-]+)\b"
                           r"(?= who| that| which|\?|$)", re.I)
+# "Who was the senior envoy Khamenei sent…": the clause follows without "who".
+_WHO_WAS_THE_BEFORE_NAME = re.compile(r"^\s*(?i:who (?:was|were|is|are) the )((?:[a-z]+ ){0,2}?)([a-z]+) (?=[A-Z])")
 
 
 def asked_for_noun(question: str) -> str | None:
@@ -148,6 +154,9 @@ def asked_for_noun(question: str) -> str | None:
     named = _NAME_OF.search(question) or _WHO_WAS_THE.search(question)
     if named:
         return named.group(2).lower()
+    named = _WHO_WAS_THE_BEFORE_NAME.search(question)
+    if named and not any(w in stopwords() for w in (named.group(1) + named.group(2)).split()):
+        return named.group(2)
     return head_noun(question) if re.match(r"^\s*(which|what)\b", question, re.I) else None
 
 
