@@ -246,3 +246,12 @@ def test_summary_table_puts_pipelines_side_by_side():
     assert next(l for l in lines if l.startswith("key facts in answer")).split()[-2:] == ["1.00", "0.50"]
     assert next(l for l in lines if l.startswith("single")).split() == ["single", "2", "1.00", "0.50"]
     assert next(l for l in lines if l.startswith("citation recall")).split()[-2:] == ["-", "-"]
+
+
+def test_the_answerers_remarks_are_not_claims():
+    from qa.answer import NOT_ANSWERED_TEXT, statements
+
+    text = ("Sources disagree on this. TRT World (October 2015) wrote: Substantial number of troops [1]. "
+            "According to Maj. Gen. X (SOHR), the troops arrived [1][2]. "
+            f"{NOT_ANSWERED_TEXT} “how many captured? Where did Iran suffer its losses”.")
+    assert statements(text) == [("Substantial number of troops.", [1]), ("the troops arrived.", [1, 2])]

@@ -499,19 +499,23 @@ def strip_attribution(sentence: str) -> str:
     return _ATTRIBUTION.sub("", sentence).strip()
 
 
-def statements(text: str) -> list[tuple[str, list[int]]]:
-    """The sentences of an answer that state something from the corpus, each as (claim,
-    citation numbers): the answerer's own remarks ("Sources disagree on this.", "The corpus
-    does not answer the rest: …") are left out, and the attribution ("According to X, ",
-    "X wrote: ") is removed from the claim, because it comes from metadata, not the passage."""
+def answer_sentences(text: str) -> list[tuple[str, str | None, list[int]]]:
+    """Every sentence of an answer as (sentence, claim, citation numbers). The claim is the
+    sentence without its attribution ("According to X, ", "X wrote: "), which comes from
+    metadata, not the passage; it is None for the answerer's own remarks ("Sources disagree
+    on this.", "The corpus does not answer the rest: …"), which state nothing from the corpus."""
     found = []
+    quoting_question = False   # the unanswered rest of the question is quoted to the end
     for sentence, numbers in parse_markers(text):
-        if not numbers and _META_SENTENCE.match(sentence):
-            continue
-        claim = strip_attribution(sentence)
-        if claim:
-            found.append((claim, numbers))
+        quoting_question = quoting_question or sentence.startswith(NOT_ANSWERED_TEXT)
+        remark = quoting_question or (not numbers and _META_SENTENCE.match(sentence))
+        found.append((sentence, None if remark else (strip_attribution(sentence) or None), numbers))
     return found
+
+
+def statements(text: str) -> list[tuple[str, list[int]]]:
+    """The claims of an answer with their citation numbers (see answer_sentences)."""
+    return [(claim, numbers) for _, claim, numbers in answer_sentences(text) if claim]
 
 
 class CitationError(AssertionError):
@@ -535,5 +539,5 @@ def verify(answer: Answer) -> None:
                 raise CitationError(f"[{citation.number}] is cited for a sentence the answer does not quote")
 
 
-__all__ = ["Answer", "Citation", "ExtractiveAnswerer", "CitationError", "parse_markers", "statements", "strip_attribution", "verify",
+__all__ = ["Answer", "Citation", "ExtractiveAnswerer", "CitationError", "parse_markers", "statements", "answer_sentences", "strip_attribution", "verify",
            "abstention", "attribution", "ABSTAIN_TEXT"]

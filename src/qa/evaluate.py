@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
-from .answer import Answer, statements
+from .answer import Answer, answer_sentences, statements
 from .metrics import (Judge, citation_scores, has_key_facts, is_gold, mean, median, normalize, percentile,
                       retrieval_scores, token_f1)
 from .retrieve import Passage
@@ -259,8 +259,26 @@ def score_answer(item: EvalItem, answer: dict[str, Any], passages: Sequence[str]
         cited = citation_scores(statements(answer["text"]), shown, judge)
         if cited is not None:
             scores.update(citation_recall=cited.recall, citation_precision=cited.precision)
-            sentences = [{"text": s.text, "citations": s.citations, "supported": s.supported} for s in cited.sentences]
+            sentences = _judged_sentences(answer["text"], cited.sentences)
     return QuestionResult(item, answer, sentences=sentences, scores=scores)
+
+
+def _judged_sentences(text: str, judged: list) -> list[dict[str, Any]]:
+    """Every sentence as shown (markers kept), with the judge's verdict on its claim; the
+    answerer's own remarks are not judged (supported: None)."""
+    verdicts = iter(judged)
+    out = []
+    for sentence, claim, numbers in answer_sentences(text):
+        markers = "".join(f" [{n}]" for n in numbers)
+        if markers and sentence[-1:] in ".!?":
+            sentence, markers = sentence[:-1], markers + sentence[-1]
+        if claim is None:
+            out.append({"text": sentence + markers, "claim": None, "citations": numbers, "supported": None})
+        else:
+            verdict = next(verdicts)
+            out.append({"text": sentence + markers, "claim": claim, "citations": numbers,
+                        "supported": verdict.supported})
+    return out
 
 
 def aggregate(results: Sequence[QuestionResult]) -> dict[str, Any]:
