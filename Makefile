@@ -34,7 +34,7 @@ test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 eval: ingest
-	$(BIN)/qa eval corpus/eval/aleppo.jsonl
+	$(BIN)/qa eval corpus/eval/aleppo.jsonl --json eval-run.json --report eval-report.html
 
 calibrate: ingest
 	$(BIN)/qa calibrate corpus/eval/aleppo.jsonl
