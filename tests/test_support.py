@@ -58,3 +58,15 @@ def test_judge_accuracy_floor(judge):
     assert accuracy >= 0.80, accuracy
     false_supported = sum(1 for p, ok in zip(pairs, verdicts) if not ok and not p.label)
     assert false_supported / sum(not p.label for p in pairs) <= 0.2
+
+
+@pytest.mark.parametrize("claim, passage", [
+    ("Iran had sent 6,000 troops to Aleppo.",
+     "Tehran officials denied reports that Iran had sent 6,000 troops to Aleppo in October."),
+    ("Iran had sent 6,000 troops to Aleppo.",
+     "Unconfirmed reports say Iran may have sent 6,000 troops to Aleppo in October, and more could follow."),
+    ("1.", "The rebels held 1 district."),
+    ("are:", "The reasons are: distrust and rivalry."),
+])
+def test_a_quotation_out_of_context_or_with_no_content_is_not_support(judge, claim, passage):
+    assert not judge(claim, [passage]), judge.signals(claim, [passage])

@@ -89,11 +89,15 @@ class Answer:
     conflict: bool = False
     standalone_question: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    answerer: str = "extractive"    # "extractive", or "llm" for a generated, checked answer
+    notice: str = ""                # why a generated answer was replaced (also the text's first sentence)
+    generation: dict[str, Any] = field(default_factory=dict)  # model, tokens, tokens/s, dropped sentences
 
     def to_dict(self) -> dict[str, Any]:
         return {"question": self.question, "standalone_question": self.standalone_question,
                 "text": self.text, "abstained": self.abstained, "conflict": self.conflict,
-                "citations": [c.to_dict() for c in self.citations], "timings_ms": self.timings_ms}
+                "citations": [c.to_dict() for c in self.citations], "timings_ms": self.timings_ms,
+                "answerer": self.answerer, "notice": self.notice, "generation": self.generation}
 
     def __str__(self) -> str:
         return self.text
@@ -469,6 +473,12 @@ def compose(question: str, chosen: list[_Candidate], conflict: bool, unanswered:
 
 
 _MARKER_RUN = re.compile(r"(?:\s*\[\d+\])+[.!?]?(?=\s|$)")
+_CITATION_FORMS = re.compile(r"\[(?:(?:source|passage)\s*)?(\d+(?:\s*(?:,|and)\s*\d+)+|(?:source|passage)\s*\d+)\]", re.I)
+
+
+def normalize_citations(text: str) -> str:
+    """'[1, 2]', '[Source 1]', '[passage 2]' -> '[1][2]', the one form the parser reads."""
+    return _CITATION_FORMS.sub(lambda m: "".join(f"[{n}]" for n in re.findall(r"\d+", m.group(1))), text)
 
 
 def parse_markers(text: str) -> list[tuple[str, list[int]]]:
@@ -476,7 +486,9 @@ def parse_markers(text: str) -> list[tuple[str, list[int]]]:
 
     A run of markers ends a cited sentence ("… troops [1]." or "… “hundreds.” [1]"); text
     between runs is split with the chunker's sentence splitter, so "Maj. Gen." or a bracket
-    inside a quotation does not end a sentence."""
+    inside a quotation does not end a sentence. A marker inside a sentence ("troops [1], and
+    jets [2].") counts for that sentence too, as in ALCE."""
+    text = normalize_citations(text)
     pieces: list[tuple[str, list[int]]] = []
     position = 0
     for run in _MARKER_RUN.finditer(text):
@@ -487,10 +499,17 @@ def parse_markers(text: str) -> list[tuple[str, list[int]]]:
         position = run.end()
     rest = text[position:]
     pieces += [(rest[a:b], []) for a, b in split_sentences(rest)]
-    return [(sentence, numbers) for sentence, numbers in pieces if sentence or numbers]
+    out = []
+    for sentence, numbers in pieces:
+        inline = [int(n) for n in _MARKERS.findall(sentence)]
+        sentence = _MARKERS.sub("", sentence).strip()
+        numbers = list(dict.fromkeys(inline + numbers))
+        if sentence or numbers:
+            out.append((sentence, numbers))
+    return out
 
 
-_META_SENTENCE = re.compile(r"^(Sources disagree\b|The corpus does not\b)")
+_META_SENTENCE = re.compile(r"^(Sources disagree\b|The corpus does not\b|The language model\b)")
 _ATTRIBUTION = re.compile(r"^(According to [^,]{1,120}, |[^:“\"]{1,120} wrote: )")
 
 
@@ -522,15 +541,20 @@ class CitationError(AssertionError):
     """An answer cites something it must not: a number not shown, or text not in the passage."""
 
 
-def verify(answer: Answer) -> None:
-    """Every marker names a citation that is shown, and each highlighted sentence really is
-    in the cited passage. Raises CitationError otherwise."""
+def verify_markers(answer: Answer) -> None:
+    """Every marker names a citation that is shown, and every citation shown is cited."""
     numbers = {c.number for c in answer.citations}
     used = {int(n) for n in _MARKERS.findall(answer.text)}
     if used - numbers:
         raise CitationError(f"answer cites {sorted(used - numbers)} but shows only {sorted(numbers)}")
     if numbers - used:
         raise CitationError(f"citations {sorted(numbers - used)} are shown but never cited")
+
+
+def verify(answer: Answer) -> None:
+    """verify_markers, and each highlighted sentence is quoted in the answer: for the
+    extractive answerer, whose sentences are quotations. Raises CitationError otherwise."""
+    verify_markers(answer)
     for citation in answer.citations:
         for start, end in citation.highlights:
             quoted = _MARKERS.sub("", citation.text[start:end])
@@ -539,5 +563,6 @@ def verify(answer: Answer) -> None:
                 raise CitationError(f"[{citation.number}] is cited for a sentence the answer does not quote")
 
 
-__all__ = ["Answer", "Citation", "ExtractiveAnswerer", "CitationError", "parse_markers", "statements", "answer_sentences", "strip_attribution", "verify",
+__all__ = ["Answer", "Citation", "ExtractiveAnswerer", "CitationError", "verify_markers", "parse_markers",
+           "normalize_citations", "statements", "answer_sentences", "strip_attribution", "verify",
            "abstention", "attribution", "ABSTAIN_TEXT"]

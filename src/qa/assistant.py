@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -14,6 +15,7 @@ import numpy as np
 from .answer import Answer, ExtractiveAnswerer
 from .chat import condense, history_from_pairs
 from .config import Settings, load_settings
+from .llms import chat_model
 from .corpus import TEXT_SUFFIXES, load_document
 from .index import CorpusIndex, IndexError, IngestReport
 from .questions import decompose
@@ -97,6 +99,15 @@ class Assistant:
         self.embedder
         return self._vectors
 
+    def new_embedding_cache(self) -> _VectorCache:
+        """A separate texts -> vectors cache on the same model (e.g. for an evaluation judge,
+        whose lookups must not warm the cache that answering is timed with)."""
+        return _VectorCache(self.embedder)
+
+    def reset_embedding_cache(self) -> None:
+        """Start answering with a cold sentence cache (evaluation runs time each pipeline from cold)."""
+        self._vectors = self.new_embedding_cache()
+
     def ingest(self, rebuild: bool = False, progress: Callable[[int, int], None] | None = None) -> IngestReport:
         """Update the index from the corpus folder (only changed files are embedded)."""
         # The new build is made aside under the index's own file lock, so questions keep
@@ -139,19 +150,37 @@ class Assistant:
     def trace(self, question: str, history: Sequence[Sequence[str]] | None = None,
               **overrides: Any) -> tuple[Answer, list[Passage]]:
         """Like ask, and also the passages retrieved for it, best first (for evaluation)."""
+        for _, answer, passages in self._answer(question, history, overrides):
+            if answer is not None:
+                return answer, passages
+        raise AssertionError("the pipeline ended without an answer")  # pragma: no cover
+
+    def stream(self, question: str, history: Sequence[Sequence[str]] | None = None,
+               **overrides: Any) -> Iterator[tuple[str, Answer | None]]:
+        """Yield the answer text as it grows, then (final text, Answer).
+
+        With a language model the text grows token by token, as generated: it is a draft
+        until the last item, whose Answer holds only the sentences that passed the citation
+        check. The extractive answer is composed at once and comes sentence by sentence."""
+        for text, answer, _ in self._answer(question, history, overrides):
+            yield text, answer
+
+    def _answer(self, question: str, history: Sequence[Sequence[str]] | None,
+                overrides: dict[str, Any]) -> Iterator[tuple[str, Answer | None, list[Passage]]]:
         settings = self.settings.replace(**overrides) if overrides else self.settings
         question = validate_question(question, settings.max_question_chars)
-        timings: dict[str, float] = {}
         started = time.perf_counter()
         retriever = self.retriever()
         try:
             pairs = history_from_pairs(history)
         except (TypeError, ValueError) as exc:
             raise QuestionError(f"history must be a list of [question, answer] pairs: {exc}") from None
-        condensed = condense(question, pairs)
+        model = chat_model(settings) if settings.answerer != "extractive" else None
+        timings: dict[str, float] = {}
+        condensed = self._condense(question, pairs, model, settings, timings)
         decomposed = decompose(condensed.for_scoring)
         query_vector = self._query_vector(condensed.retrieval)
-        timings["embed"] = (time.perf_counter() - started) * 1000
+        timings["embed"] = (time.perf_counter() - started) * 1000 - timings.get("condense", 0.0)
         queries = [(condensed.retrieval, query_vector)]
         if len(decomposed.parts) > 1:
             parts = [(p, self._query_vector(p)) for p in decomposed.parts]
@@ -162,29 +191,85 @@ class Assistant:
             parts = [(condensed.for_scoring, self._query_vector(condensed.for_scoring))]
         passages = retriever.retrieve_many([(q, v.tolist()) for q, v in queries], top_k=settings.top_k,
                                            mode=settings.retrieval_mode)
-        timings["retrieve"] = (time.perf_counter() - started) * 1000 - timings["embed"]
+        timings["retrieve"] = (time.perf_counter() - started) * 1000 - timings["embed"] - timings.get("condense", 0.0)
         answerer = ExtractiveAnswerer(self._vectors, retriever.idf, settings.abstain_threshold,
                                       settings.max_answer_sentences, known=retriever.in_corpus)
         answer = answerer.answer(parts, passages, display_question=question, alternatives=decomposed.alternatives)
+        # The LLM is asked only when the corpus answers: an abstention stays an abstention.
+        if model is not None and not answer.abstained:
+            generated = None
+            for text, generated in self._generate(model, question, condensed.display, passages, answer, settings):
+                if generated is None:
+                    yield text, None, passages
+            answer = generated
         answer.standalone_question = condensed.display
         timings["total"] = (time.perf_counter() - started) * 1000
         answer.timings_ms = {k: round(v, 1) for k, v in timings.items()}
-        return answer, passages
+        if answer.answerer == "extractive" and not answer.notice:
+            shown = ""
+            for piece in _sentence_pieces(answer.text)[:-1]:
+                shown += piece
+                yield shown, None, passages
+        yield answer.text, answer, passages
 
-    def stream(self, question: str, history: Sequence[Sequence[str]] | None = None,
-               **overrides: Any) -> Iterator[tuple[str, Answer | None]]:
-        """Yield the answer text as it grows, sentence by sentence, then (text, Answer).
+    def _condense(self, question: str, pairs: list[tuple[str, str]], model, settings: Settings,
+                  timings: dict[str, float]):
+        """A follow-up made standalone: by the LLM when there is one (llama-index's
+        condense-plus-context prompt), by rules otherwise or when the LLM's reply is unusable."""
+        from .chat import Condensed, is_followup
 
-        The extractive answerer composes the whole answer at once, so the pieces come as
-        fast as they are produced; an LLM backend streams tokens through the same shape."""
-        answer = self.ask(question, history=history, **overrides)
-        shown = ""
-        pieces = _sentence_pieces(answer.text)
-        for piece in pieces[:-1]:
-            shown += piece
-            yield shown, None
+        if model is None or not pairs or not is_followup(question):
+            return condense(question, pairs)
+        from .generate import clean_condensed, condense_prompt
+        from .llms import LLMError
+
+        started = time.perf_counter()
+        try:
+            reply = model.complete("You rewrite follow-up questions.", condense_prompt(question, pairs),
+                                   max_tokens=80)
+            standalone = clean_condensed(reply, question, settings.max_question_chars)
+        except LLMError as exc:
+            logging.getLogger("qa").warning("follow-up condensed by rules: %s", exc)
+            standalone = None
+        timings["condense"] = (time.perf_counter() - started) * 1000
+        if standalone is None:
+            return condense(question, pairs)
+        return Condensed(standalone, standalone, True)
+
+    def _generate(self, model, question: str, standalone: str, passages: list[Passage], extractive: Answer,
+                  settings: Settings) -> Iterator[tuple[str, Answer | None]]:
+        """Stream the model's reply, then check it; the extractive answer replaces it (with a
+        notice saying why) when the model fails or nothing it wrote is supported."""
+        from .generate import check_reply, compose_generated, system_prompt, user_prompt
+        from .llms import LLMError
+        from .support import SupportJudge
+
+        shown = passages[: settings.top_k]
+        reply, tokens = "", 0
+        started = time.perf_counter()
+        try:
+            for delta in model.stream(system_prompt(settings.max_answer_sentences), user_prompt(standalone, shown)):
+                reply += delta
+                tokens += 1
+                yield reply, None
+        except LLMError as exc:
+            yield "", _with_notice(extractive, f"The language model could not answer ({exc}), so this is "
+                                   f"the extractive answer.")
+            return
+        seconds = time.perf_counter() - started
+        checked = check_reply(reply, shown, SupportJudge(self.vectors))
+        stats = {"model": model.name, "tokens": tokens, "seconds": round(seconds, 2),
+                 "tokens_per_s": round(tokens / seconds, 1) if seconds > 0 else None,
+                 "sentences": len(checked.sentences), "unsupported": len(checked.sentences) - len(checked.supported),
+                 "invented_citations": checked.invented_citations, "citations_added": checked.citations_added,
+                 "reply": reply}
+        answer = compose_generated(question, checked, shown, settings.unsupported, self.vectors)
+        if answer is None:
+            why = ("said the passages do not answer" if checked.said_no_answer else
+                   f"wrote {len(checked.sentences)} sentence(s), none supported by the passages it cited")
+            answer = _with_notice(extractive, f"The language model {why}, so this is the extractive answer.")
+        answer.generation = stats
         yield answer.text, answer
-
     # The corpus ------------------------------------------------------------------------
     def documents(self) -> list[dict[str, Any]]:
         """The indexed documents: path, title, publisher, date and chunk count."""
@@ -236,6 +321,12 @@ class Assistant:
 
 
 _UNSAFE_NAME = re.compile(r"[^\w.-]+")
+
+
+def _with_notice(answer: Answer, notice: str) -> Answer:
+    answer.notice = notice
+    answer.text = f"{notice} {answer.text}"
+    return answer
 
 
 def safe_filename(filename: str) -> str:

@@ -10,6 +10,7 @@ the same extractive answerer as ours. It has no chat memory: a follow-up is aske
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,7 +19,8 @@ import numpy as np
 
 from .answer import Answer, ExtractiveAnswerer
 from .config import Settings
-from .corpus import TEXT_SUFFIXES
+from .corpus import corpus_files
+from .embedding import model_info
 from .index import chroma_client
 from .retrieve import Passage, TermStatistics
 
@@ -28,10 +30,12 @@ CITATION_CHUNK_SIZE = 512      # CitationQueryEngine's defaults
 CITATION_CHUNK_OVERLAP = 20
 
 
-def _fingerprint(paths: Sequence[Path]) -> str:
-    digest = hashlib.sha256(b"baseline-v1")
+def _fingerprint(paths: Sequence[Path], config: dict[str, Any]) -> str:
+    """Changes with any file, with the paths as given (SimpleDirectoryReader embeds its
+    file_path metadata with the text), the splitter and the embedding model."""
+    digest = hashlib.sha256(json.dumps({"v": 2, **config, "model": model_info()}, sort_keys=True).encode())
     for path in paths:
-        digest.update(path.name.encode())
+        digest.update(str(path).encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:32]
 
@@ -56,8 +60,8 @@ class BaselinePipeline:
                 "citation_chunk_size": CITATION_CHUNK_SIZE, "abstain_threshold": self.settings.abstain_threshold}
 
     def _files(self) -> list[Path]:
-        corpus = Path(self.settings.corpus_dir)
-        return sorted(p for p in corpus.iterdir() if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+        """The same files ours indexes (hidden, binary and unsupported files are left out)."""
+        return corpus_files(Path(self.settings.corpus_dir))[0]
 
     def open(self) -> None:
         """Build the baseline's own Chroma collection (under index/baseline/) unless the
@@ -69,7 +73,7 @@ class BaselinePipeline:
         files = self._files()
         if not files:
             raise ValueError(f"no documents in {self.settings.corpus_dir} for the baseline")
-        fingerprint = _fingerprint(files)
+        fingerprint = _fingerprint(files, self.config())
         client = chroma_client(Path(self.settings.index_dir) / "baseline")
         collection = client.get_or_create_collection(COLLECTION)
         if (collection.metadata or {}).get("fingerprint") != fingerprint:
@@ -96,13 +100,26 @@ class BaselinePipeline:
         vector = np.asarray(self._embedder.get_query_embedding(question), dtype=np.float32)
         nodes = self._index.as_retriever(similarity_top_k=SIMILARITY_TOP_K).retrieve(
             QueryBundle(query_str=question, embedding=vector.tolist()))
-        passages = citation_sources(nodes)
+        sources = citation_sources(nodes)
         answerer = ExtractiveAnswerer(self._vectors, self._terms.idf, self.settings.abstain_threshold,
                                       self.settings.max_answer_sentences, known=self._terms.in_corpus)
-        answer = answerer.answer([(question, vector)], passages, display_question=question)
+        answer = answerer.answer([(question, vector)], sources, display_question=question)
         answer.standalone_question = question
         answer.timings_ms = {"total": round((time.perf_counter() - started) * 1000, 1)}
-        return answer, passages
+        # Retrieval is scored on what was retrieved: the two nodes, not their re-split pieces.
+        return answer, [_node_passage(item) for item in nodes]
+
+
+def _path(node) -> str:
+    return str(node.metadata.get("file_name") or node.metadata.get("file_path") or node.ref_doc_id)
+
+
+def _node_passage(item) -> Passage:
+    node = item.node
+    start = node.start_char_idx or 0
+    end = node.end_char_idx if node.end_char_idx is not None else start + len(node.get_content())
+    return Passage([node.node_id], _path(node), node.get_content(), start, end, start, end,
+                   float(item.score or 0.0), {"path": _path(node), "source": _path(node)})
 
 
 def citation_sources(nodes: list) -> list[Passage]:
@@ -115,7 +132,7 @@ def citation_sources(nodes: list) -> list[Passage]:
     for item in nodes:
         node = item.node
         text = node.get_content()
-        path = str(node.metadata.get("file_name") or node.metadata.get("file_path") or node.ref_doc_id)
+        path = _path(node)
         base = node.start_char_idx or 0
         at = -1
         for piece in splitter.split_text(text):

@@ -79,8 +79,9 @@ def judge_signals(assistant, path: Path) -> tuple[list, np.ndarray, np.ndarray, 
     # The judge sees claims as the evaluation gives them: without "According to X, ".
     signals = [judge.signals(strip_attribution(p.claim), [p.passage]) for p in pairs]
     scores = np.array([[s.score(w) for w in _WEIGHTS] for s in signals])
-    scores[[s.verbatim for s in signals]] = np.inf   # a verbatim quote is supported at any threshold
-    gates = np.array([s.verbatim or s.checks_pass for s in signals])
+    quoted = [s.substantive and s.verbatim and s.negation_ok and s.hedge_ok for s in signals]
+    scores[quoted] = np.inf   # a faithful quotation is supported at any threshold
+    gates = np.array([s.substantive and (q or s.checks_pass) for s, q in zip(signals, quoted)])
     return pairs, np.array([p.label for p in pairs]), scores, gates
 
 

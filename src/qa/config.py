@@ -11,7 +11,8 @@ from typing import Any, Mapping
 
 ENV_PREFIX = "QA_"
 RETRIEVAL_MODES = ("hybrid", "dense", "keyword")
-ANSWERERS = ("extractive",)
+ANSWERERS = ("auto", "extractive", "llm")
+UNSUPPORTED = ("drop", "mark")
 
 
 class ConfigError(ValueError):
@@ -31,9 +32,18 @@ class Settings:
     # text (tests/test_chunking.py checks every shipped chunk with the model's tokenizer).
     chunk_tokens: int = 170
     chunk_overlap_tokens: int = 40
-    # Answering
-    answerer: str = "extractive"
+    # Answering: "auto" generates with the LLM when one is configured, else quotes.
+    answerer: str = "auto"
     max_answer_sentences: int = 3
+    # Language model (see llms.py): "" (none), llamacpp:/path.gguf, llamacpp:smollm2,
+    # openai:<model> with llm_base_url, ollama:<model>.
+    llm: str = ""
+    llm_base_url: str = ""
+    llm_timeout: float = 30.0          # seconds for a whole reply; then the extractive answer
+    llm_max_tokens: int = 200
+    llm_temperature: float = 0.0
+    llm_context_window: int = 4096
+    unsupported: str = "drop"          # generated sentences the passages do not support: drop or mark
     # Abstain when the best evidence scores below this. Calibrated, not guessed:
     # `qa calibrate corpus/eval/aleppo.jsonl` prints the table this value comes from.
     abstain_threshold: float = 0.304
@@ -56,7 +66,17 @@ class Settings:
             )
         if self.answerer not in ANSWERERS:
             raise ConfigError(f"answerer={self.answerer!r} is not one of {', '.join(ANSWERERS)}")
-        for name in ("top_k", "candidates_per_retriever", "chunk_tokens", "max_answer_sentences", "max_question_chars"):
+        if self.answerer == "llm" and not self.llm.strip():
+            raise ConfigError("answerer=llm needs a language model: set llm (QA_LLM), e.g. llamacpp:smollm2")
+        if self.llm.strip() and self.llm.split(":", 1)[0].lower() not in ("llamacpp", "openai", "ollama"):
+            raise ConfigError(f"llm={self.llm!r} is not understood; use llamacpp:/path/model.gguf, "
+                              f"llamacpp:smollm2, openai:<model> or ollama:<model>")
+        if self.unsupported not in UNSUPPORTED:
+            raise ConfigError(f"unsupported={self.unsupported!r} is not one of {', '.join(UNSUPPORTED)}")
+        if self.llm_timeout <= 0:
+            raise ConfigError(f"llm_timeout must be more than 0 seconds, got {self.llm_timeout}")
+        for name in ("top_k", "candidates_per_retriever", "chunk_tokens", "max_answer_sentences", "max_question_chars",
+                     "llm_max_tokens", "llm_context_window"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 <= self.chunk_overlap_tokens < self.chunk_tokens:
@@ -121,4 +141,4 @@ def load_settings(config_file: Path | None = None, environ: Mapping[str, str] | 
     return Settings().replace(**values)
 
 
-__all__ = ["Settings", "ConfigError", "load_settings", "RETRIEVAL_MODES", "ANSWERERS"]
+__all__ = ["Settings", "ConfigError", "load_settings", "RETRIEVAL_MODES", "ANSWERERS", "UNSUPPORTED"]

@@ -59,7 +59,7 @@ METRICS: tuple[MetricSpec, ...] = (
                "ratio", "higher"),
     MetricSpec("citation_recall", "Citation recall", "Share of answer sentences supported by the passages they cite.",
                "ratio", "higher"),
-    MetricSpec("citation_precision", "Citation precision", "Share of citations that support the sentence citing them.",
+    MetricSpec("citation_precision", "Citation precision", "Share of citations that are needed (ALCE): each supports its sentence alone, or the others fail without it.",
                "ratio", "higher"),
     MetricSpec("abstention_recall", "Abstention recall", "Share of unanswerable questions the pipeline declined.",
                "ratio", "higher"),

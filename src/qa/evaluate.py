@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +23,9 @@ from .retrieve import Passage
 
 QUESTION_TYPES = ("single", "multi", "conflict", "unanswerable", "followup")
 RUN_FORMAT = "qa-eval-run/1"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 PIPELINES = ("ours", "baseline")
+PIPELINE_NAMES = ("ours", "baseline", "extractive", "llm")
 
 
 class EvalSetError(ValueError):
@@ -47,8 +50,8 @@ class EvalItem:
 
     @property
     def key(self) -> str:
-        """Identifies the question across runs: set file name and id."""
-        return f"{Path(self.set).name}#{self.id}"
+        """Identifies the question across runs: the set's path as given, and the id."""
+        return f"{self.set}#{self.id}"
 
 
 # Loading ---------------------------------------------------------------------------------
@@ -64,11 +67,18 @@ def parse_item(data: Any, where: str, line: int, source: str = "") -> EvalItem:
     question = data.get("question")
     if not isinstance(question, str) or not question.strip():
         raise EvalSetError(f"{where}: missing 'question' (a non-empty string)")
+    if "\x00" in question or _SURROGATE.search(question):
+        raise EvalSetError(f"{where}: 'question' contains a NUL or an unpaired surrogate character")
     answers = data.get("answers", [])
     if not isinstance(answers, list):
         raise EvalSetError(f"{where}: 'answers' must be a list of lists of strings")
     groups = [_string_list(g, f"{where}: each 'answers' group") for g in answers]
+    if any(not g or not all(alt.strip() for alt in g) for g in groups):
+        raise EvalSetError(f"{where}: an 'answers' group is empty or has an empty alternative (it would match "
+                           f"everything or nothing)")
     evidence = _string_list(data.get("evidence", []), f"{where}: 'evidence'")
+    if not all(e.strip() for e in evidence):
+        raise EvalSetError(f"{where}: an 'evidence' string is empty (every passage would be gold)")
     history = data.get("history") or []
     if not isinstance(history, list) or not all(
             isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in history):
@@ -76,9 +86,12 @@ def parse_item(data: Any, where: str, line: int, source: str = "") -> EvalItem:
     reference = data.get("reference_answer", "")
     if not isinstance(reference, str):
         raise EvalSetError(f"{where}: 'reference_answer' must be a string")
-    kind = data.get("type", "unanswerable" if not groups and not evidence else "single")
+    kind = data.get("type", "single")
     if kind not in QUESTION_TYPES:
         raise EvalSetError(f"{where}: 'type' must be one of {', '.join(QUESTION_TYPES)}")
+    if not groups and not evidence and not reference and kind != "unanswerable":
+        raise EvalSetError(f"{where}: no 'answers', 'evidence' or 'reference_answer' to score against; "
+                           f"if the corpus should not answer it, say \"type\": \"unanswerable\"")
     return EvalItem(id=str(data.get("id", f"line{line}")), question=question, answers=groups,
                     evidence=evidence, history=[(q, a) for q, a in history], reference_answer=reference,
                     type=kind, line=line, set=source)
@@ -86,7 +99,8 @@ def parse_item(data: Any, where: str, line: int, source: str = "") -> EvalItem:
 
 def _jsonl_items(path: Path, text: str) -> list[EvalItem]:
     items = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # split("\n"), not splitlines(): U+2028 and friends may stand raw inside a JSON string.
+    for number, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
         where = f"{path}:{number}"
@@ -142,8 +156,10 @@ def load_eval_set(path: Path | str) -> list[EvalItem]:
     """Questions from a JSON Lines set (the design-notes format), a llama-index
     LabelledRagDataset JSON, or a llama-index EmbeddingQAFinetuneDataset JSON."""
     path = Path(path)
+    if path.is_dir():
+        raise EvalSetError(f"{path} is a folder; give the evaluation set files in it")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise EvalSetError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except OSError as exc:
@@ -152,7 +168,10 @@ def load_eval_set(path: Path | str) -> list[EvalItem]:
     if text.lstrip().startswith("{"):
         try:
             whole = json.loads(text)
-        except json.JSONDecodeError:
+        except json.JSONDecodeError as exc:
+            if "\n" in text.strip() and not text.lstrip().startswith('{"'):
+                # A pretty-printed JSON document (one object per line starts with '{"').
+                raise EvalSetError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from None
             whole = None
     if isinstance(whole, dict) and "examples" in whole:
         items = _labelled_rag_items(path, whole)
@@ -184,30 +203,43 @@ class Pipeline(Protocol):
 class OursPipeline:
     name = "ours"
     description = ("cleaned text, sentence-packed chunks, hybrid dense + BM25 retrieval fused by rank, "
-                   "follow-ups condensed, extractive cited answers")
+                   "follow-ups condensed, cited answers checked against their passages")
 
-    def __init__(self, assistant) -> None:
+    def __init__(self, assistant, name: str = "ours", **overrides: Any) -> None:
         self.assistant = assistant
+        self.name = name
+        self.overrides = overrides
+        settings = assistant.settings.replace(**overrides) if overrides else assistant.settings
+        generates = bool(settings.llm) and settings.answerer != "extractive"
+        self.description = type(self).description + (f"; answers generated by {settings.llm}" if generates
+                                                      else "; extractive answers")
 
     def config(self) -> dict[str, Any]:
-        s = self.assistant.settings
+        s = self.assistant.settings.replace(**self.overrides) if self.overrides else self.assistant.settings
         return {"top_k": s.top_k, "retrieval_mode": s.retrieval_mode, "chunk_tokens": s.chunk_tokens,
-                "chunk_overlap_tokens": s.chunk_overlap_tokens, "answerer": s.answerer,
+                "chunk_overlap_tokens": s.chunk_overlap_tokens, "answerer": s.answerer, "llm": s.llm or None,
                 "abstain_threshold": s.abstain_threshold}
 
     def trace(self, question: str, history: Sequence[Sequence[str]] | None = None) -> tuple[Answer, list[Passage]]:
-        return self.assistant.trace(question, history=history)
+        return self.assistant.trace(question, history=history, **self.overrides)
 
 
 def make_pipelines(assistant, names: Iterable[str]) -> list[Pipeline]:
+    """ours (as configured), extractive / llm (ours with that answerer), baseline."""
     from .baseline import BaselinePipeline
 
     known = {"ours": lambda: OursPipeline(assistant),
-             "baseline": lambda: BaselinePipeline(assistant.settings, assistant.embedder, assistant.vectors)}
+             "extractive": lambda: OursPipeline(assistant, "extractive", answerer="extractive"),
+             "llm": lambda: OursPipeline(assistant, "llm", answerer="llm"),
+             # The sentence cache is looked up per call: evaluate() resets it between pipelines.
+             "baseline": lambda: BaselinePipeline(assistant.settings, assistant.embedder,
+                                                  lambda texts: assistant.vectors(texts))}
     pipelines = []
     for name in names:
         if name not in known:
             raise EvalSetError(f"unknown pipeline {name!r}; choose from {', '.join(known)}")
+        if name == "llm" and not assistant.settings.llm:
+            raise EvalSetError("pipeline llm needs a language model: set QA_LLM or pass --llm")
         pipelines.append(known[name]())
     return pipelines
 
@@ -237,22 +269,31 @@ def score_answer(item: EvalItem, answer: dict[str, Any], passages: Sequence[str]
     that does not apply to the question is None (e.g. key facts of an unanswerable one)."""
     abstained = bool(answer["abstained"])
     answerable = not item.unanswerable
-    plain = " ".join(s for s, _ in statements(answer["text"])) if not abstained else answer["text"]
+    claims = " ".join(s for s, _ in statements(answer["text"]))
+    # Key facts are looked for in what the answer states, attribution included ("According to
+    # The Guardian (14 December 2016)" says who and when), but not in the answerer's remarks,
+    # which may quote the question back.
+    stated = " ".join(sentence for sentence, claim, _ in answer_sentences(answer["text"]) if claim)
     scores: dict[str, Any] = {"hit": None, "rr": None, "gold_recall": None, "key_facts": None, "gold_cited": None,
                               "token_f1": None, "similarity": None, "citation_recall": None,
                               "citation_precision": None, "abstained": abstained,
                               "abstention_correct": abstained == item.unanswerable,
-                              "latency_ms": float(answer.get("timings_ms", {}).get("total", 0.0))}
+                              "latency_ms": float(answer.get("timings_ms", {}).get("total", 0.0)),
+                              "generated": answer.get("answerer") == "llm", "fell_back": bool(answer.get("notice")),
+                              "tokens_per_s": (answer.get("generation") or {}).get("tokens_per_s")}
     if answerable and item.evidence:
         found = retrieval_scores(passages, item.evidence)
         scores.update(hit=found.hit, rr=found.rr, gold_recall=found.gold_recall)
         scores["gold_cited"] = (not abstained) and any(is_gold(c["text"], item.evidence) for c in answer["citations"])
     if answerable and item.answers:
-        scores["key_facts"] = (not abstained) and has_key_facts(answer["text"], item.answers)
+        scores["key_facts"] = (not abstained) and has_key_facts(stated, item.answers)
     if answerable and item.reference_answer:
-        scores["token_f1"] = token_f1(plain, item.reference_answer)
+        # An abstention on an answerable question states nothing: 0, not the overlap of its
+        # quoted question with the reference.
+        stating = claims and not abstained
+        scores["token_f1"] = token_f1(claims, item.reference_answer) if stating else 0.0
         if similarity is not None:
-            scores["similarity"] = similarity(plain, item.reference_answer)
+            scores["similarity"] = similarity(claims, item.reference_answer) if stating else 0.0
     sentences: list[dict[str, Any]] = []
     if not abstained and judge is not None:
         shown = {c["number"]: c["text"] for c in answer["citations"]}
@@ -298,7 +339,9 @@ def aggregate(results: Sequence[QuestionResult]) -> dict[str, Any]:
             "citation_precision": avg("citation_precision"),
             "abstention_recall": mean(r.scores["abstained"] for r in unanswerable),
             "abstention_precision": mean(r.item.unanswerable for r in abstentions),
-            "latency_median_ms": median(latencies), "latency_p95_ms": percentile(latencies, 95)}
+            "latency_median_ms": median(latencies), "latency_p95_ms": percentile(latencies, 95),
+            "generated": mean(r.scores.get("generated") for r in ok),
+            "tokens_per_s": mean(r.scores.get("tokens_per_s") for r in ok)}
 
 
 # Running ---------------------------------------------------------------------------------
@@ -349,7 +392,7 @@ class EvalRun:
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
     def to_dict(self) -> dict[str, Any]:
-        k = self.runs[0].config.get("top_k") if self.runs else None
+        k = next((r.config.get("top_k") for r in self.runs if r.config.get("top_k")), None)
         return {"format": RUN_FORMAT, "created": self.created, "sets": self.sets, "k": k, "judge": self.judge,
                 "pipelines": {r.name: r.to_dict() for r in self.runs}}
 
@@ -368,8 +411,8 @@ class EvalRun:
         return summary_table(self.to_dict())
 
 
-def evaluate(paths: Sequence[Path | str], pipelines: Sequence[str] = PIPELINES, assistant=None,
-             judge: Judge | None = None, progress: bool = False, **overrides: Any) -> EvalRun:
+def evaluate(paths: Sequence[Path | str] | Path | str, pipelines: str | Sequence[str] = PIPELINES, assistant=None,
+             judge: Judge | None = None, progress: bool | None = None, **overrides: Any) -> EvalRun:
     """Run evaluation sets through pipelines and score them.
 
     >>> run = qa.evaluate(["corpus/eval/aleppo.jsonl"])
@@ -378,13 +421,43 @@ def evaluate(paths: Sequence[Path | str], pipelines: Sequence[str] = PIPELINES, 
     from .assistant import Assistant
     from .support import SupportJudge
 
-    items = [item for path in paths for item in load_eval_set(path)]
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    names = pipeline_names(pipelines)
+    items = load_sets(paths)
     bot = assistant or Assistant(**overrides)
     bot.retriever()
-    judge = judge or SupportJudge(bot.vectors)
+    judge = judge or SupportJudge(bot.new_embedding_cache())
     similar = _similarity(bot.embedder)
-    runs = [run_pipeline(p, items, judge, similar, progress) for p in make_pipelines(bot, pipelines)]
+    progress = bot.settings.progress if progress is None else progress
+    runs = []
+    for pipeline in make_pipelines(bot, names):
+        # Each pipeline starts with a cold sentence cache, so neither's latency rides on the other's.
+        bot.reset_embedding_cache()
+        runs.append(run_pipeline(pipeline, items, judge, similar, progress))
     return EvalRun([str(p) for p in paths], runs, getattr(judge, "name", type(judge).__name__))
+
+
+def pipeline_names(pipelines: str | Sequence[str]) -> list[str]:
+    """'ours,baseline' or ['ours', 'baseline'] -> checked names (before any model loads)."""
+    names = [n.strip() for n in (pipelines.split(",") if isinstance(pipelines, str) else pipelines) if n.strip()]
+    if not names:
+        raise EvalSetError(f"no pipeline given; choose from {', '.join(PIPELINE_NAMES)}")
+    unknown = [n for n in names if n not in PIPELINE_NAMES]
+    if unknown:
+        raise EvalSetError(f"unknown pipeline {unknown[0]!r}; choose from {', '.join(PIPELINE_NAMES)}")
+    return list(dict.fromkeys(names))
+
+
+def load_sets(paths: Sequence[Path | str]) -> list[EvalItem]:
+    """All questions of the sets; a set given twice, or two questions with one key, is refused."""
+    items = [item for path in paths for item in load_eval_set(path)]
+    seen: dict[str, EvalItem] = {}
+    for item in items:
+        if item.key in seen:
+            raise EvalSetError(f"{item.set}:{item.line}: question {item.key!r} appears twice "
+                               f"(is a set given twice?)")
+        seen[item.key] = item
+    return items
 
 
 def _similarity(embedder) -> Callable[[str, str], float]:
@@ -409,6 +482,7 @@ METRIC_ROWS = (  # key, label, format
     ("citation_recall", "citation recall", ".2f"), ("citation_precision", "citation precision", ".2f"),
     ("abstention_recall", "abstention recall", ".2f"), ("abstention_precision", "abstention precision", ".2f"),
     ("latency_median_ms", "latency median (ms)", ".0f"), ("latency_p95_ms", "latency p95 (ms)", ".0f"),
+    ("generated", "answers generated by the LLM", ".2f"), ("tokens_per_s", "LLM tokens per second", ".1f"),
 )
 LOWER_IS_BETTER = {"errors", "latency_median_ms", "latency_p95_ms"}
 
@@ -433,8 +507,9 @@ def _clean(value: Any) -> Any:
 def summary_table(run: dict[str, Any]) -> str:
     """Metrics side by side for each pipeline, then key facts by question type."""
     names = list(run["pipelines"])
+    generated = any(run["pipelines"][n]["metrics"].get("generated") for n in names)
     rows = [[label] + [_format(run["pipelines"][n]["metrics"].get(key), spec) for n in names]
-            for key, label, spec in METRIC_ROWS]
+            for key, label, spec in METRIC_ROWS if generated or key not in ("generated", "tokens_per_s")]
     lines = _columns(["metric"] + names, rows)
     types = [t for t in QUESTION_TYPES if any(t in run["pipelines"][n]["by_type"] for n in names)]
     type_rows = []
@@ -514,6 +589,9 @@ def _question_changes(qa_: list[dict[str, Any]], qb: list[dict[str, Any]]) -> li
         if notes:
             changes.append(f"  {key}: {'; '.join(notes)}\n      {before[key]['question']}")
     only = sorted(set(before) ^ set(after))
+    if not set(before) & set(after):
+        return [f"the runs share no question ({len(before)} and {len(after)} questions): were they run on "
+                f"different sets, or from different folders?"]
     header = f"{len(changes)} of {len(set(before) & set(after))} questions changed"
     if only:
         header += f"; {len(only)} in only one run: {', '.join(only[:10])}"

@@ -30,9 +30,14 @@ def normalize(text: str) -> str:
 
 # Answers ---------------------------------------------------------------------------------
 def has_key_facts(answer_text: str, groups: list[list[str]]) -> bool:
-    """Every group of key facts has at least one alternative in the answer."""
+    """Every group of key facts has at least one alternative in the answer, as whole words
+    ("13" is not found in "2013", nor "two" in "network")."""
     text = normalize(answer_text)
-    return all(any(normalize(alt) in text for alt in group) for group in groups)
+    return all(any(_contains_words(text, normalize(alt)) for alt in group) for group in groups)
+
+
+def _contains_words(text: str, phrase: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text) is not None
 
 
 def _squad_tokens(text: str) -> list[str]:

@@ -36,6 +36,7 @@ from .retrieve import terms
 
 LEXICAL_WEIGHT = 0.4
 THRESHOLD = 0.75
+MIN_CONTENT_WORDS = 2
 
 _NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
                  "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "dozen": "12",
@@ -79,6 +80,7 @@ class SupportSignals:
     names_ok: bool          # every capitalised word inside the claim is in the passages
     negation_ok: bool       # the closest window is negated exactly when the claim is
     hedge_ok: bool          # a hedged window is not stated as certain
+    substantive: bool = True  # the claim has at least two content words ("1", "are:" state nothing)
 
     def score(self, lexical_weight: float = LEXICAL_WEIGHT) -> float:
         return lexical_weight * self.lexical + (1 - lexical_weight) * self.semantic
@@ -88,7 +90,13 @@ class SupportSignals:
         return self.numbers_ok and self.names_ok and self.negation_ok and self.hedge_ok
 
     def supported(self, lexical_weight: float = LEXICAL_WEIGHT, threshold: float = THRESHOLD) -> bool:
-        return self.verbatim or (self.checks_pass and self.score(lexical_weight) >= threshold)
+        if not self.substantive:
+            return False
+        # A quotation still has to keep its sentence's negation and hedging: "Iran had sent
+        # troops" quoted out of "officials denied reports that Iran had sent troops" is not support.
+        if self.verbatim and self.negation_ok and self.hedge_ok:
+            return True
+        return self.checks_pass and self.score(lexical_weight) >= threshold
 
 
 class SupportJudge:
@@ -112,8 +120,9 @@ class SupportJudge:
                          for n, after in _numbers(claim))
         names_ok = _names(claim) <= passage_terms
         windows = [w for p in passages for w in _windows(p)]
+        substantive = len(claim_terms) >= MIN_CONTENT_WORDS
         if not windows:
-            return SupportSignals(verbatim, lexical, 0.0, numbers_ok, names_ok, False, False)
+            return SupportSignals(verbatim, lexical, 0.0, numbers_ok, names_ok, False, False, substantive)
         vectors = self._embed([claim] + windows)
         similarities = vectors[1:] @ vectors[0]
         best = int(np.argmax(similarities))
@@ -124,7 +133,7 @@ class SupportJudge:
         negation_ok = bool(_NEGATION.search(plain)) == bool(_NEGATION.search(window))
         hedge_ok = not _HEDGE.search(window) or bool(_HEDGE.search(plain))
         return SupportSignals(verbatim, lexical, float(similarities[best]), numbers_ok, names_ok, negation_ok,
-                              hedge_ok)
+                              hedge_ok, substantive)
 
     def __call__(self, claim: str, passages: Sequence[str]) -> bool:
         if not passages:
@@ -144,14 +153,20 @@ class LabelledPair:
 def load_labels(path: Path) -> list[LabelledPair]:
     """The hand-labelled claim/passage pairs (JSON Lines: id, claim, passage, label, kind)."""
     pairs = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the labelled pairs ({exc})") from None
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             data = json.loads(line)
-            pairs.append(LabelledPair(str(data["id"]), data["claim"], data["passage"], bool(data["label"]),
+            if not isinstance(data.get("label"), bool):
+                raise TypeError("'label' must be true or false")
+            pairs.append(LabelledPair(str(data["id"]), str(data["claim"]), str(data["passage"]), data["label"],
                                       str(data.get("kind", ""))))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{path}:{number}: not a labelled pair ({exc})") from None
     return pairs
 
