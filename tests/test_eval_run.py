@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -97,9 +98,17 @@ def test_qa_eval_command_writes_json_and_report_and_compares(shipped, small_set,
     assert done.returncode == 0 and "0 of 4 questions changed" in done.stdout
 
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"question": "ok?"}\n{"question": 3}\n', encoding="utf-8")
+    bad.write_text('{"question": "ok?", "answers": [["a"]]}\n{"question": 3}\n', encoding="utf-8")
     done = qa("eval", str(bad))
     assert done.returncode == 2 and "bad.jsonl:2: missing 'question'" in done.stderr
+
+    started = time.monotonic()   # refused before the model loads
+    for args, message in [(("eval", str(small_set), "--pipeline", "foo"), "unknown pipeline 'foo'"),
+                          (("eval", str(small_set), "--json", str(tmp_path / "no" / "run.json")), "cannot write"),
+                          (("eval", str(small_set), "--compare", str(out), str(out)), "runs nothing")]:
+        done = qa(*args)
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert time.monotonic() - started < 20
 
 
 def test_baseline_reads_raw_files_and_a_footnote_mark_in_a_quote_is_not_a_citation(tmp_path):
