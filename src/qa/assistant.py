@@ -324,6 +324,9 @@ _UNSAFE_NAME = re.compile(r"[^\w.-]+")
 
 
 def _with_notice(answer: Answer, notice: str) -> Answer:
+    # One sentence, so that it is read as a remark and not as claims: an error message's own
+    # sentence ends ("… is it running? …") are softened.
+    notice = re.sub(r"[.!?]+(?=\s)", ";", notice)
     answer.notice = notice
     answer.text = f"{notice} {answer.text}"
     return answer

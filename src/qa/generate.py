@@ -117,11 +117,11 @@ def compose_generated(question: str, checked: Checked, passages: Sequence[Passag
     renumber = {n: i for i, n in enumerate(order, start=1)}
     parts = []
     for sentence in kept:
-        text = _with_markers(sentence.text, [renumber[n] for n in sentence.citations]) if sentence.citations \
-            else sentence.text
+        text = sentence.text
         if not sentence.supported:
-            text += " (not supported by the cited passages)"
-        parts.append(text)
+            flag = " (not supported by the cited passages)"
+            text = text[:-1] + flag + text[-1] if text[-1:] in ".!?" else text + flag
+        parts.append(_with_markers(text, [renumber[n] for n in sentence.citations]) if sentence.citations else text)
     citations = []
     for n in order:
         passage = passages[n - 1]

@@ -167,12 +167,14 @@ class ChatModel:
         try:
             kwargs = {"max_tokens": max_tokens} if max_tokens and self.spec.kind != "llamacpp" else {}
             stream = llm.stream_chat(messages, **kwargs)
+            produced = False
             for response in stream:
                 delta = response.delta
                 if delta is None:
                     continue
                 if not isinstance(delta, str):
                     raise LLMError(f"{self.name} sent something that is not text ({type(delta).__name__})")
+                produced = produced or bool(delta)
                 yield delta
                 if time.monotonic() - started > timeout:
                     close = getattr(stream, "close", None)
@@ -180,6 +182,9 @@ class ChatModel:
                         close()
                     raise LLMError(f"{self.name} did not finish within {timeout:g} s "
                                    f"(setting llm_timeout / QA_LLM_TIMEOUT)")
+            if not produced:
+                raise LLMError(f"{self.name} returned no text (is {self.spec.base_url or 'it'} a working "
+                               f"{'OpenAI-compatible' if self.spec.kind == 'openai' else self.spec.kind} endpoint)")
         except LLMError:
             raise
         except Exception as exc:  # noqa: BLE001 - network, protocol and parse errors all end here
@@ -207,7 +212,7 @@ def _explain(model: ChatModel, exc: Exception, elapsed: float) -> str:
         return (f"{model.name} did not answer within {model.settings.llm_timeout:g} s "
                 f"(setting llm_timeout / QA_LLM_TIMEOUT)")
     if "Connect" in name or "Connection" in name or "refused" in text.lower():
-        return f"cannot reach {model.name}: is the server running at {where}? ({name})"
+        return f"cannot reach {model.name}: no server answers at {where} ({name})"
     return f"{model.name} failed after {elapsed:.1f} s: {name}: {text}"
 
 
