@@ -172,7 +172,12 @@ def render_sources(answer: qa.Answer | None) -> str:
 
 
 def document_rows(assistant: qa.Assistant) -> list[list[Any]]:
-    return [[d["title"], d["publisher"], d["date"], d["chunks"], d["path"]] for d in assistant.documents()]
+    try:
+        documents = assistant.documents()
+    except qa.IndexUnavailable as exc:  # busy, or its Chroma server is down: the status line and chat say so
+        log.warning("cannot list the documents: %s", exc)
+        return []
+    return [[d["title"], d["publisher"], d["date"], d["chunks"], d["path"]] for d in documents]
 
 
 def index_summary(assistant: qa.Assistant) -> str:
@@ -202,6 +207,10 @@ def build_app(assistant: qa.Assistant) -> gr.Blocks:
                     yield chat, render_sources(answer), turns + [[message, answer.text]], ""
         except qa.QuestionError as exc:
             chat[-1] = {"role": "assistant", "content": "⚠️ " + escape_markdown(str(exc))}
+            yield chat, gr.update(), turns, message
+        except qa.IndexUnavailable as exc:  # its message says what to do; no traceback needed
+            log.warning("could not answer: %s", exc)
+            chat[-1] = {"role": "assistant", "content": "⚠️ " + escape_markdown(f"Could not answer: {exc}")}
             yield chat, gr.update(), turns, message
         except Exception as exc:  # noqa: BLE001 - a short message in the chat, the details in the log
             log.exception("answering failed")
@@ -293,7 +302,12 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     settings = qa.load_settings()
     assistant = qa.Assistant(settings)
-    print(index_summary(assistant) if assistant.retriever() else "", file=sys.stderr)
+    try:
+        print(index_summary(assistant) if assistant.retriever() else "", file=sys.stderr)
+    except qa.IndexUnavailable as exc:
+        # E.g. the Chroma server is not up yet: the app starts anyway, questions say what is
+        # wrong, and answer once it is fixed.
+        print(f"qa: {exc}", file=sys.stderr)
     demo = build_app(assistant)
     auth = tuple(settings.auth.split(":", 1)) if settings.auth else None
     if settings.auth and len(auth) != 2:

@@ -24,6 +24,17 @@ def settings_for(tmp: Path, corpus: Path | None = None, **overrides) -> Settings
     return Settings(corpus_dir=corpus or tmp / "corpus", index_dir=tmp / "index", progress=False).replace(**overrides)
 
 
+def copy_built(source: Path, target: Path) -> Settings:
+    """Settings for a private copy of a corpus and its built index (mtimes kept, so it is current)."""
+    from qa.index import CorpusIndex
+
+    shutil.copytree(source / "corpus", target / "corpus")
+    shutil.copytree(source / "index", target / "index")
+    settings = settings_for(target)
+    assert CorpusIndex(settings).status()[0] == "current"
+    return settings
+
+
 @pytest.fixture(scope="session")
 def shipped(tmp_path_factory) -> Settings:
     """Settings for a read-only index of the shipped corpus (built once per test session)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import copy_corpus, settings_for
+from conftest import copy_built, copy_corpus, settings_for
 from qa.chunking import chunk_document
 from qa.corpus import load_document
 from qa.embedding import MODEL_NAME, load_embedder
@@ -70,11 +70,7 @@ def base(tmp_path_factory) -> Path:
 @pytest.fixture()
 def built(base, tmp_path):
     """Settings for a private copy of the module's built index and its corpus (mtimes kept)."""
-    shutil.copytree(base / "corpus", tmp_path / "corpus")
-    shutil.copytree(base / "index", tmp_path / "index")
-    settings = settings_for(tmp_path)
-    assert CorpusIndex(settings).status()[0] == "current"
-    return settings
+    return copy_built(base, tmp_path)
 
 
 def test_first_ingest_builds_and_the_next_embeds_nothing(tmp_path, corpus_copy):

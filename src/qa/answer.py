@@ -400,12 +400,22 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
+# Square brackets in the asker's words, quoted back in an answer, become full-width ones: a
+# "[1]" in a question would otherwise read as a citation marker (failing verification, or
+# linked to source 1 in the app) and "[Source 2]" would be normalised into one.
+_QUOTED_BRACKETS = str.maketrans({"[": "［", "]": "］"})
+
+
+def _quote(words: str) -> str:
+    return f"“{words.translate(_QUOTED_BRACKETS)}”"
+
+
 def abstention(question: str, reason: str = "") -> Answer:
     """An answer that states no fact: the corpus does not answer the question (and why, when known)."""
     if reason:
-        text = f"{reason}, so it cannot answer “{question.strip()}”."
+        text = f"{reason}, so it cannot answer {_quote(question.strip())}."
     else:
-        text = f"{ABSTAIN_TEXT}: “{question.strip()}”."
+        text = f"{ABSTAIN_TEXT}: {_quote(question.strip())}."
     return Answer(question=question, text=text, citations=[], abstained=True)
 
 
@@ -466,7 +476,7 @@ def compose(question: str, chosen: list[_Candidate], conflict: bool, unanswered:
             publisher=str(passage.metadata.get("publisher", "")), date=str(passage.metadata.get("date", "")),
             url=str(passage.metadata.get("url", "")), highlights=[(c.start, c.end) for c in sentences]))
     for part in unanswered:
-        parts.append(f"{NOT_ANSWERED_TEXT} “{part.strip().rstrip('?.')}”.")
+        parts.append(f"{NOT_ANSWERED_TEXT} {_quote(part.strip().rstrip('?.'))}.")
     answer = Answer(question=question, text=" ".join(parts), citations=citations, abstained=False, conflict=conflict)
     verify(answer)
     return answer

@@ -17,7 +17,7 @@ from .chat import condense, history_from_pairs
 from .config import Settings, load_settings
 from .llms import chat_model
 from .corpus import TEXT_SUFFIXES, load_document
-from .index import CorpusIndex, IndexError, IngestReport
+from .index import CorpusIndex, IndexBusy, IndexError, IngestReport
 from .questions import decompose
 from .retrieve import HybridRetriever, Passage
 
@@ -26,11 +26,26 @@ class QuestionError(ValueError):
     """The question cannot be asked as it is (empty, too long); the message says why."""
 
 
+# Half of a UTF-16 surrogate pair: a Python str can hold one, but it is not Unicode text, and
+# the embedding model's tokenizer fails on it with a TypeError.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unusable_character(text: str) -> str | None:
+    if "\x00" in text:
+        return "a NUL character"
+    found = _SURROGATE.search(text)
+    if found:
+        return f"an unpaired surrogate (U+{ord(found.group()):04X}, not valid Unicode) at character {found.start()}"
+    return None
+
+
 def validate_question(question: Any, max_chars: int) -> str:
     if not isinstance(question, str):
         raise QuestionError(f"the question must be text, not {type(question).__name__}")
-    if "\x00" in question:
-        raise QuestionError("the question contains a NUL character; remove it and ask again")
+    unusable = _unusable_character(question)
+    if unusable:
+        raise QuestionError(f"the question contains {unusable}; remove it and ask again")
     stripped = question.strip()
     if not stripped:
         raise QuestionError("the question is empty: type a question about the corpus, "
@@ -52,19 +67,22 @@ class _VectorCache:
         self._lock = threading.Lock()
 
     def __call__(self, texts: list[str]) -> np.ndarray:
+        # The vectors of this call are kept here, not looked up again at the end: once the cache
+        # is full, this call's new texts (or another thread's) evict the oldest entries, which
+        # may be the very ones this call found cached.
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+            for t in found:
+                self._cache.move_to_end(t)
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
             vectors = self._embedder.get_text_embedding_batch(missing)
             with self._lock:
                 for text, vector in zip(missing, vectors):
-                    self._cache[text] = np.asarray(vector, dtype=np.float32)
+                    found[text] = self._cache[text] = np.asarray(vector, dtype=np.float32)
                 while len(self._cache) > self._size:
                     self._cache.popitem(last=False)
-        with self._lock:
-            for t in texts:
-                self._cache.move_to_end(t)
-            return np.stack([self._cache[t] for t in texts])
+        return np.stack([found[t] for t in texts])
 
 
 class Assistant:
@@ -124,15 +142,24 @@ class Assistant:
             if not self.settings.auto_ingest and state in ("missing", "incompatible"):
                 raise IndexError(f"{why}; build it with: qa ingest")
             if self.settings.auto_ingest:
-                self.ingest(rebuild=state == "incompatible")
+                try:
+                    self.ingest()  # rebuilds an incompatible index itself, saying why
+                except IndexBusy:
+                    # Another process is updating it: a stale index still answers, from the
+                    # build that is current, and the next question picks up the new one.
+                    if state != "stale":
+                        raise
+                    logging.getLogger("qa").warning("%s; answering from the current index meanwhile", why)
 
     def _reopen_if_moved(self, force: bool = False) -> HybridRetriever:
         build = self.index.current_build()
         if build is None:
             raise IndexError(f"no index in {self.settings.index_dir}; build it with: qa ingest")
-        if force or self._retriever is None or self._retriever.build_dir != build:
+        stale = self._retriever is None or self._retriever.build_dir != build or self._retriever.broken
+        if force or stale:
             # The old retriever is not closed here: a question may still be using it. Its
-            # Chroma client is released when the last reference goes.
+            # Chroma client is released when the last reference goes. A broken one (its Chroma
+            # server stopped answering) is replaced on the next question, which reconnects.
             self._retriever = HybridRetriever(build, self.embedder, self.settings)
         return self._retriever
 
@@ -175,6 +202,11 @@ class Assistant:
             pairs = history_from_pairs(history)
         except (TypeError, ValueError) as exc:
             raise QuestionError(f"history must be a list of [question, answer] pairs: {exc}") from None
+        for turn, pair in enumerate(pairs):
+            for text in pair:
+                unusable = _unusable_character(text)
+                if unusable:
+                    raise QuestionError(f"history[{turn}] contains {unusable}; remove it and ask again")
         model = chat_model(settings) if settings.answerer != "extractive" else None
         timings: dict[str, float] = {}
         condensed = self._condense(question, pairs, model, settings, timings)
@@ -273,7 +305,9 @@ class Assistant:
     # The corpus ------------------------------------------------------------------------
     def documents(self) -> list[dict[str, Any]]:
         """The indexed documents: path, title, publisher, date and chunk count."""
-        self.retriever()
+        with self._lock:
+            if self._retriever is None:
+                self._ensure_index()  # not the retriever: the list is in the manifest, no server needed
         manifest = self.index.manifest() or {"files": {}}
         return [{"path": path, **{k: entry.get(k, "") for k in ("title", "publisher", "date", "chunks")}}
                 for path, entry in sorted(manifest["files"].items())]
@@ -305,10 +339,16 @@ class Assistant:
         finally:
             staging.unlink(missing_ok=True)
         try:
-            return self.ingest()
+            report = self.ingest()
         except BaseException:
             target.unlink(missing_ok=True)
             raise
+        duplicate = next((s for s in report.skipped if s.path == target), None)
+        if duplicate is not None:  # e.g. the same text as a document already indexed
+            target.unlink(missing_ok=True)
+            self.ingest()  # forgets the skipped file again
+            raise ValueError(f"{name} was not added: {duplicate.reason}")
+        return report
 
     def _query_vector(self, text: str) -> np.ndarray:
         return np.asarray(self.embedder.get_query_embedding(text), dtype=np.float32)

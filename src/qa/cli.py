@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
                                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", metavar="DIR", help="corpus folder (QA_CORPUS_DIR, default corpus)")
     parser.add_argument("--index", metavar="DIR", help="index folder (QA_INDEX_DIR, default index)")
+    parser.add_argument("--chroma-url", metavar="URL", help="keep the vectors in a Chroma server started with "
+                        "`chroma run`, e.g. http://127.0.0.1:8000 (QA_CHROMA_URL; default: in the index folder)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ingest = sub.add_parser("ingest", help="build or update the index (only changed files are embedded)")
@@ -99,7 +101,7 @@ def _assistant(args: argparse.Namespace):
     from .assistant import Assistant
     from .config import load_settings
 
-    overrides = {"corpus_dir": args.corpus, "index_dir": args.index,
+    overrides = {"corpus_dir": args.corpus, "index_dir": args.index, "chroma_url": args.chroma_url,
                  "top_k": getattr(args, "top_k", None), "retrieval_mode": getattr(args, "mode", None),
                  "llm": getattr(args, "llm", None), "answerer": getattr(args, "answerer", None)}
     return Assistant(load_settings(**{k: v for k, v in overrides.items() if v is not None}))

@@ -8,6 +8,7 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "QA_"
 RETRIEVAL_MODES = ("hybrid", "dense", "keyword")
@@ -23,6 +24,9 @@ class ConfigError(ValueError):
 class Settings:
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
+    # "http://host:port" keeps the vectors in that Chroma server (`chroma run`) instead of
+    # index/; the manifest, BM25 index and term statistics stay in index_dir (see store.py).
+    chroma_url: str = ""
     # Retrieval
     top_k: int = 5
     retrieval_mode: str = "hybrid"
@@ -81,6 +85,7 @@ class Settings:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 <= self.chunk_overlap_tokens < self.chunk_tokens:
             raise ConfigError("chunk_overlap_tokens must be at least 0 and smaller than chunk_tokens")
+        object.__setattr__(self, "chroma_url", _checked_chroma_url(self.chroma_url))
 
     def replace(self, **overrides: Any) -> "Settings":
         known = {f.name for f in fields(self)}
@@ -92,6 +97,26 @@ class Settings:
     def chunker_config(self) -> dict[str, Any]:
         return {"name": "qa.sentence-packer/1", "chunk_tokens": self.chunk_tokens,
                 "chunk_overlap_tokens": self.chunk_overlap_tokens, "tokenizer": "cl100k_base"}
+
+
+def _checked_chroma_url(url: str) -> str:
+    """'' or a normalised http(s)://host:port (no path, no trailing slash)."""
+    url = url.strip()
+    if not url:
+        return ""
+    example = "e.g. http://127.0.0.1:8000 for `chroma run --path chroma-data --port 8000`"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"chroma_url={url!r} is not a valid URL ({exc}); {example}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
+        raise ConfigError(f"chroma_url={url!r} must be http(s)://host:port (set QA_CHROMA_URL or chroma_url "
+                          f"in qa.toml), {example}")
+    if parts.path.strip("/") or parts.query or parts.fragment or parts.username:
+        raise ConfigError(f"chroma_url={url!r} must be only http(s)://host:port, without a path, query or user; "
+                          f"{example}")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _field_types() -> dict[str, Any]:

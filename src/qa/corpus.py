@@ -8,7 +8,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 from .cleaning import CleanText, clean
 from .html_text import clean_html
@@ -18,7 +18,10 @@ log = logging.getLogger("qa")
 HTML_SUFFIXES = (".html", ".htm")
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text") + HTML_SUFFIXES
 META_SUFFIX = ".meta.json"
-MAX_FILE_BYTES = 20 * 1024 * 1024
+# Bigger files are skipped unread: 20 MB of text is some 30,000 chunks, a quarter of an hour
+# of embedding on 2 cores. A round number, so that the reason's "the limit is 20 MB" is exact.
+MAX_FILE_BYTES = 20_000_000
+MAX_META_BYTES = 1024 * 1024  # a metadata sidecar is a few fields; a bigger one is not read
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December")
 
@@ -91,9 +94,15 @@ def _first_line(text: str) -> str:
     return ""
 
 
-def _read_metadata(path: Path) -> tuple[dict[str, Any], bytes]:
+def _read_metadata(path: Path, root: Path) -> tuple[dict[str, Any], bytes]:
     sidecar = path.with_name(path.name + META_SUFFIX)
     if not sidecar.is_file():
+        return {}, b""
+    # A sidecar that is a symlink out of the corpus is never read (corpus_files names it).
+    if not sidecar.resolve().is_relative_to(root):
+        return {}, b""
+    if sidecar.stat().st_size > MAX_META_BYTES:
+        log.warning("ignoring metadata %s: larger than %d bytes", sidecar, MAX_META_BYTES)
         return {}, b""
     raw = sidecar.read_bytes()
     try:
@@ -110,6 +119,8 @@ def _decode(path: Path, data: bytes) -> str:
     """UTF-8 text of a file, or ValueError with a reason a person can act on."""
     if not data.strip():
         raise ValueError("empty file")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # a UTF-16 byte order mark: NUL bytes follow
+        raise ValueError(f"UTF-16 text, not UTF-8; convert it, e.g. iconv -f UTF-16 -t UTF-8 '{path.name}'")
     if b"\x00" in data[:8192]:
         raise ValueError("binary file (contains NUL bytes), not text")
     try:
@@ -134,14 +145,20 @@ def corpus_files(corpus_dir: Path) -> tuple[list[Path], list[SkippedFile]]:
         rel = path.relative_to(corpus_dir)
         if rel.parts[0] == "eval" or any(p.startswith(".") for p in rel.parts):
             continue
-        if path.name.endswith(META_SUFFIX) or path.is_dir():
-            continue
+        # Before anything else: a symlink out of the corpus (to a file, a folder or a metadata
+        # sidecar) is never followed, and is named rather than silently passed over.
         if not path.resolve().is_relative_to(root):
             skipped.append(SkippedFile(path, "links outside the corpus folder; copy the file in instead"))
+            continue
+        if path.name.endswith(META_SUFFIX) or path.is_dir():
             continue
         if path.suffix.lower() not in TEXT_SUFFIXES:
             skipped.append(SkippedFile(path, f"unsupported file type {path.suffix or '(none)'}; "
                                              f"supported: {', '.join(TEXT_SUFFIXES)}"))
+            continue
+        if not path.is_file():
+            # Reading a named pipe would block the ingest forever; a broken link cannot be read.
+            skipped.append(SkippedFile(path, "not a regular file (a pipe, socket, device or broken link)"))
             continue
         files.append(path)
     return files, skipped
@@ -149,7 +166,10 @@ def corpus_files(corpus_dir: Path) -> tuple[list[Path], list[SkippedFile]]:
 
 def load_document(path: Path, corpus_dir: Path) -> Document:
     """Read, decode and clean one file; ValueError says why it cannot be used."""
-    size = path.stat().st_size
+    try:
+        size = path.stat().st_size
+    except OSError as exc:  # removed or made unreadable since the folder was listed
+        raise ValueError(f"cannot be read ({exc.strerror})") from None
     if size > MAX_FILE_BYTES:
         raise ValueError(f"too large ({size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB); split it")
     try:
@@ -160,22 +180,39 @@ def load_document(path: Path, corpus_dir: Path) -> Document:
     cleaned = clean_html(original) if path.suffix.lower() in HTML_SUFFIXES else clean(original)
     if not cleaned.text.strip():
         raise ValueError("no article text left after removing boilerplate")
-    metadata, meta_raw = _read_metadata(path)
+    metadata, meta_raw = _read_metadata(path, corpus_dir.resolve())
     metadata.setdefault("title", _first_line(cleaned.text))
     digest = hashlib.sha256(data + b"\0" + meta_raw).hexdigest()
     doc_id = path.relative_to(corpus_dir).as_posix()
     return Document(doc_id, path, original, cleaned, metadata, digest)
 
 
-def load_corpus(corpus_dir: Path) -> LoadResult:
-    """Load every usable file of the corpus; name each file that cannot be used."""
+def load_corpus(corpus_dir: Path, indexed: Collection[str] = ()) -> LoadResult:
+    """Load every usable file of the corpus; name each file that cannot be used. Of files with
+    the same text, one already `indexed` (doc ids) is kept, then a file over a link to it."""
     result = LoadResult()
     files, result.skipped = corpus_files(corpus_dir)
-    for path in files:
+    kept: dict[str, str] = {}  # sha256 of a document's cleaned text -> the doc_id indexed with it
+
+    def keep_first(path: Path) -> tuple[bool, bool]:
+        return path.relative_to(corpus_dir).as_posix() not in indexed, path.is_symlink()
+
+    for path in sorted(files, key=keep_first):
         try:
-            result.documents.append(load_document(path, corpus_dir))
+            doc = load_document(path, corpus_dir)
         except ValueError as exc:
             result.skipped.append(SkippedFile(path, str(exc)))
+            continue
+        # The same text under two names would be indexed twice and could be cited twice in
+        # one answer: one is indexed (a new copy never displaces the indexed one) and the
+        # other is named.
+        key = hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
+        if key in kept:
+            result.skipped.append(SkippedFile(path, f"duplicate: the same text as {kept[key]}, "
+                                                    f"which is indexed; remove one of the two"))
+            continue
+        kept[key] = doc.doc_id
+        result.documents.append(doc)
     for skipped in result.skipped:
         log.warning("%s", skipped)
     return result

@@ -4,6 +4,8 @@ Layout:
     index/CURRENT              name of the build readers use (replaced atomically)
     index/builds/<name>/       chroma/ (persistent store), bm25/, manifest.json
     index/.lock                held by the one writer
+With chroma_url set, a build's vectors are the collection qa_<name> on that Chroma server
+instead of chroma/ (see store.py); everything else stays here.
 
 An update copies the current build, applies the changes to the copy, and only then
 points CURRENT at it: a failed or killed ingest leaves the previous build in use.
@@ -27,23 +29,17 @@ from typing import Any, Callable, Iterator
 from .chunking import Chunk, chunk_document
 from .config import Settings
 from .corpus import Document, SkippedFile, corpus_files, load_corpus
+from .errors import IndexBusy, IndexError, StoreUnavailable
+from .store import LOCAL_COLLECTION, Store, local_client
 
 log = logging.getLogger("qa")
 
 MANIFEST_FORMAT = 2  # raise whenever what ingest stores changes: older indexes are rebuilt
-COLLECTION = "qa_chunks"
+COLLECTION = LOCAL_COLLECTION
 _VERSIONED = ("llama-index-core", "llama-index-vector-stores-chroma", "llama-index-retrievers-bm25",
               "chromadb", "tiktoken", "sentence-transformers", "torch")
 # Node metadata that only the UI and citations need; kept out of the embedded text.
 _HEADER_KEYS = ("title",)
-
-
-class IndexError(RuntimeError):  # noqa: A001 - qa.index.IndexError reads naturally
-    """The index is missing, unusable or busy; the message says what to run."""
-
-
-class IndexBusy(IndexError):
-    pass
 
 
 @dataclass
@@ -92,10 +88,8 @@ def build_fingerprint(settings: Settings) -> dict[str, Any]:
 
 
 def chroma_client(path: Path):
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+    """A client for the local Chroma store at `path`."""
+    return local_client(path)
 
 
 def chunk_to_node(chunk: Chunk, source: str):
@@ -132,6 +126,7 @@ class CorpusIndex:
         self.settings = settings
         self.root = Path(settings.index_dir)
         self.corpus_dir = Path(settings.corpus_dir)
+        self.store = Store(settings.chroma_url)
         self._progress = progress
 
     # Locations ---------------------------------------------------------------
@@ -146,21 +141,17 @@ class CorpusIndex:
         except FileNotFoundError:
             return None
         build = self.builds_dir / name
-        return build if name and (build / "manifest.json").is_file() and (build / "chroma").is_dir() else None
+        found = name and (build / "manifest.json").is_file() and self.store.looks_complete(build)
+        return build if found else None
 
     def manifest(self, build: Path | None = None) -> dict[str, Any] | None:
         build = build or self.current_build()
         if build is None:
             return None
-        path = build / "manifest.json"
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
-                raise ValueError("missing 'files'")
-            return data
-        except (OSError, ValueError) as exc:
-            raise IndexError(f"the index manifest {path} is unreadable ({exc}); "
-                             f"rebuild it with: qa ingest --rebuild") from None
+            return _read_manifest(build / "manifest.json")
+        except ValueError as exc:
+            raise IndexError(f"{exc}; rebuild it with: qa ingest --rebuild") from None
 
     # Status ------------------------------------------------------------------
     def status(self) -> tuple[str, str]:
@@ -171,6 +162,9 @@ class CorpusIndex:
         expected = build_fingerprint(self.settings)
         if manifest.get("fingerprint") != expected:
             return "incompatible", "the index was built with another embedding model or chunker"
+        mismatch = self.store.mismatch(manifest)
+        if mismatch:
+            return "incompatible", mismatch
         files, refused = corpus_files(self.corpus_dir)
         on_disk = {p.relative_to(self.corpus_dir).as_posix(): p for p in files + [r.path for r in refused]}
         indexed = manifest["files"]
@@ -230,21 +224,32 @@ class CorpusIndex:
         if not self.corpus_dir.is_dir():
             # An index is never emptied because a path was mistyped.
             raise IndexError(f"the corpus folder {self.corpus_dir} does not exist; check corpus_dir / QA_CORPUS_DIR")
-        loaded = load_corpus(self.corpus_dir)
+        current = self.current_build()
+        try:
+            indexed_before = set(_read_manifest(current / "manifest.json")["files"]) if current else set()
+        except ValueError:
+            indexed_before = set()
+        loaded = load_corpus(self.corpus_dir, indexed=indexed_before)
         report = IngestReport(skipped=loaded.skipped)
         fingerprint = build_fingerprint(self.settings)
-        current = self.current_build()
         manifest = None
         if current is not None and not rebuild:
             try:
-                manifest = self.manifest(current)
-            except IndexError as exc:
-                log.warning("%s; rebuilding", exc)
+                manifest = _read_manifest(current / "manifest.json")
+            except ValueError as exc:
+                log.warning("%s; rebuilding the index from the corpus", exc)
                 report.reason = "unreadable manifest"
+        wrong_store = self.store.mismatch(manifest) if manifest is not None else None
         if rebuild:
             report.reason = "--rebuild"
         elif manifest is not None and manifest.get("fingerprint") != fingerprint:
             report.reason = "embedding model or chunker changed"
+            manifest = None
+        elif wrong_store:
+            report.reason = wrong_store
+            manifest = None
+        elif manifest is not None and self.store.is_server and not self.store.collection_exists(current):
+            report.reason = f"its collection is missing on the Chroma server at {self.store.url}"
             manifest = None
         elif current is None:
             report.reason = "no index yet"
@@ -267,6 +272,7 @@ class CorpusIndex:
             if self._stat_refresh_needed(manifest, docs) or manifest.get("skipped", {}) != skipped:
                 manifest["skipped"] = skipped
                 self._refresh_stats(current, manifest, docs)
+            self._tidy(current)
             return report
 
         name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
@@ -274,13 +280,13 @@ class CorpusIndex:
         self.builds_dir.mkdir(parents=True, exist_ok=True)
         self._remove_abandoned()
         try:
-            if not report.rebuilt:
-                shutil.copytree(current / "chroma", staging / "chroma")
-            else:
-                staging.mkdir(parents=True)
-            files = self._apply_changes(staging, docs, indexed, report)
+            staging.mkdir(parents=True)
+            previous = None if report.rebuilt else current
+            with self.store.new_collection(staging, name, previous) as collection:
+                files = self._apply_changes(collection, staging, docs, indexed, report)
             new_manifest = {"fingerprint": fingerprint, "versions": library_versions(),
-                            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "collection": COLLECTION,
+                            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                            "collection": self.store.collection_name(name), "store": self.store.record(name),
                             "chunks": report.chunks, "files": files,
                             "skipped": _skipped_entries(self.corpus_dir, report.skipped)}
             _write_json(staging / "manifest.json", new_manifest)
@@ -289,37 +295,36 @@ class CorpusIndex:
             _fsync_dir(self.builds_dir)
             _atomic_write(self.root / "CURRENT", name)
         except BaseException:
+            self.store.discard(staging)
             shutil.rmtree(staging, ignore_errors=True)
             raise
         report.build = name
         self._remove_old_builds(keep={name, current.name if current else ""})
         return report
 
-    def _apply_changes(self, staging: Path, docs: dict[str, Document], indexed: dict[str, Any],
+    def _apply_changes(self, collection, staging: Path, docs: dict[str, Document], indexed: dict[str, Any],
                        report: IngestReport) -> dict[str, Any]:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        client = chroma_client(staging / "chroma")
-        try:
-            collection = client.get_or_create_collection(COLLECTION, metadata={"hnsw:space": "cosine"})
-            for doc_id in report.removed + report.updated:
-                collection.delete(where={"doc_id": doc_id})
-            to_embed = [docs[d] for d in report.added + report.updated]
-            nodes = []
-            chunk_counts: dict[str, int] = {}
-            for doc in to_embed:
-                chunks = chunk_document(doc, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
-                chunk_counts[doc.doc_id] = len(chunks)
-                nodes.extend(chunk_to_node(c, doc.source) for c in chunks)
-            self._embed(nodes)
-            store = ChromaVectorStore(chroma_collection=collection)
-            if nodes:
-                store.add(nodes)
-            report.embedded = len(nodes)
-            report.chunks = collection.count()
-            build_bm25(collection, staging / "bm25")
-        finally:
-            client.close()
+        for doc_id in report.removed + report.updated:
+            collection.delete(where={"doc_id": doc_id})
+        to_embed = [docs[d] for d in report.added + report.updated]
+        nodes = []
+        chunk_counts: dict[str, int] = {}
+        for doc in to_embed:
+            chunks = chunk_document(doc, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
+            chunk_counts[doc.doc_id] = len(chunks)
+            nodes.extend(chunk_to_node(c, doc.source) for c in chunks)
+        self._embed(nodes)
+        store = ChromaVectorStore(chroma_collection=collection)
+        # Chroma refuses a batch above its maximum (5,461 for chromadb 1.5's local store), and
+        # ChromaVectorStore.add sends up to 41,665 at once: add in batches Chroma accepts.
+        batch = _max_batch_size(collection)
+        for start in range(0, len(nodes), batch):
+            store.add(nodes[start:start + batch])
+        report.embedded = len(nodes)
+        report.chunks = collection.count()
+        build_bm25(collection, staging / "bm25")
         files = {}
         for doc_id, doc in docs.items():
             stat = doc.path.stat()
@@ -374,15 +379,73 @@ class CorpusIndex:
             manifest["files"][doc_id].update(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
         _write_json(build / "manifest.json", manifest)
 
+    def _tidy(self, current: Path) -> None:
+        """Clear what killed ingests left behind even when nothing changed: an unfinished build
+        (a whole copy of the store) or builds a killed writer was still removing. The newest
+        older build is kept, as after any ingest, for readers that may still be using it."""
+        self._remove_abandoned()
+        older = sorted(b.name for b in self.builds_dir.iterdir()
+                       if b.name != current.name and not b.name.endswith(".partial"))
+        self._remove_old_builds(keep={current.name, *older[-1:]})
+
     def _remove_abandoned(self) -> None:
+        # A writer killed while replacing CURRENT leaves its temporary file behind.
+        for tmp in self.root.glob(".CURRENT.*.tmp"):
+            tmp.unlink(missing_ok=True)
         for partial in self.builds_dir.glob("*.partial"):
+            self.store.discard(partial)
             shutil.rmtree(partial, ignore_errors=True)
 
     def _remove_old_builds(self, keep: set[str]) -> None:
         # The previous build is kept: a reader that opened it before the swap may still use it.
         for build in self.builds_dir.iterdir():
             if build.name not in keep:
+                self.store.discard(build)
                 shutil.rmtree(build, ignore_errors=True)
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """A build's manifest, checked; ValueError says what is wrong with it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        _check_manifest(data)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"the index manifest {path} is unreadable ({exc})") from None
+    return data
+
+
+def _check_manifest(data: Any) -> None:
+    """A damaged or hand-edited manifest is refused here, with what is wrong, instead of
+    failing later as a TypeError in status() or ingest(), or being trusted while it
+    disagrees with itself (a removed file entry would leave that file's chunks orphaned)."""
+    def count(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, found {type(data).__name__}")
+    files = data.get("files")
+    if not isinstance(files, dict):
+        raise ValueError("missing 'files'")
+    for doc_id, entry in files.items():
+        if not (isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+                and all(count(entry.get(key)) for key in ("size", "mtime_ns", "chunks"))):
+            raise ValueError(f"the entry for {doc_id!r} is not a file record with sha256, size, mtime_ns and chunks")
+    skipped = data.get("skipped", {})
+    if not isinstance(skipped, dict) or not all(isinstance(entry, dict) for entry in skipped.values()):
+        raise ValueError("'skipped' is not a table of skipped files")
+    if not count(data.get("chunks")):
+        raise ValueError(f"'chunks' is {data.get('chunks')!r}, not a count")
+    listed = sum(entry["chunks"] for entry in files.values())
+    if listed != data["chunks"]:
+        raise ValueError(f"its files add up to {listed} chunks but it records {data['chunks']}; "
+                         f"a file entry was removed or edited")
+
+
+def _max_batch_size(collection, fallback: int = 1000) -> int:
+    try:
+        return max(1, int(collection._client.get_max_batch_size()))
+    except Exception:  # noqa: BLE001 - an older or remote client without the call
+        return fallback
 
 
 def _skipped_entries(corpus_dir: Path, skipped: list[SkippedFile]) -> dict[str, Any]:
@@ -447,5 +510,5 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["CorpusIndex", "IngestReport", "IndexError", "IndexBusy", "build_fingerprint",
+__all__ = ["CorpusIndex", "IngestReport", "IndexError", "IndexBusy", "StoreUnavailable", "build_fingerprint",
            "chroma_client", "all_nodes", "COLLECTION"]

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .config import Settings
-from .index import COLLECTION, IndexError, chroma_client
+from .errors import IndexError, StoreUnavailable
+from .store import Store
 
 _TOKEN = re.compile(r"\w\w+|\d", re.UNICODE)
 # Question words carry no topic: "How many ... did ..." should not match sentences with "many".
@@ -152,14 +153,24 @@ class HybridRetriever:
         self.build_dir = build_dir
         self.settings = settings
         self._embedder = embedder
-        self._client = chroma_client(build_dir / "chroma")
+        self._store = Store(settings.chroma_url)
+        # Set when the Chroma server stops answering: the owner then opens a new retriever.
+        self.broken = False
+        self._client = self._store.open_client(build_dir)
+        collection_name = self._store.collection_name(build_dir.name)
         try:
-            collection = self._client.get_collection(COLLECTION)
+            with self._store.errors():
+                collection = self._client.get_collection(collection_name)
+                self.size = collection.count()
+        except IndexError:
+            self._client.close()
+            raise
         except Exception as exc:  # noqa: BLE001 - chromadb raises several kinds for a damaged store
             self._client.close()
-            raise IndexError(f"the index in {build_dir} cannot be opened ({type(exc).__name__}: {exc}); "
+            where = (f"the Chroma server at {self._store.url} (collection {collection_name})"
+                     if self._store.is_server else build_dir)
+            raise IndexError(f"the index in {where} cannot be opened ({type(exc).__name__}: {exc}); "
                              f"rebuild it with: qa ingest --rebuild") from None
-        self.size = collection.count()
         self._vector_index = VectorStoreIndex.from_vector_store(
             ChromaVectorStore(chroma_collection=collection), embed_model=embedder)
         self._bm25 = None
@@ -196,12 +207,17 @@ class HybridRetriever:
         candidates = max(self.settings.candidates_per_retriever, top_k * 2)
         retrievers = self._retrievers(mode, candidates)
         bundle = QueryBundle(query_str=query, embedding=query_embedding)
-        if len(retrievers) == 1:
-            results = retrievers[0].retrieve(bundle)
-        else:
-            fusion = QueryFusionRetriever(retrievers, llm=MockLLM(), mode="reciprocal_rerank",
-                                          similarity_top_k=candidates, num_queries=1, use_async=False)
-            results = fusion.retrieve(bundle)
+        try:
+            with self._store.errors():
+                if len(retrievers) == 1:
+                    results = retrievers[0].retrieve(bundle)
+                else:
+                    fusion = QueryFusionRetriever(retrievers, llm=MockLLM(), mode="reciprocal_rerank",
+                                                  similarity_top_k=candidates, num_queries=1, use_async=False)
+                    results = fusion.retrieve(bundle)
+        except StoreUnavailable:
+            self.broken = True
+            raise
         return merge_overlapping(results)[:top_k]
 
     def retrieve_many(self, queries: Sequence[tuple[str, list[float] | None]], top_k: int | None = None,
