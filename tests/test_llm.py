@@ -78,6 +78,26 @@ def test_passages_cannot_close_their_fence():
     assert text.count("</passage>") == 1 and "Question: q?" in text
 
 
+@pytest.mark.parametrize("reply, usable", [
+    ("Who gave the figure of 1,600 Hezbollah fighters killed in Syria?", True),
+    ("Standalone question: Who gave the figure of at least 1,600 Hezbollah deaths?", True),
+    ("Who said at least 1,600 Hezbollah fighters had died?", False),  # paraphrased away: the rules condense it
+    ("Chat History:", False),                                      # SmolLM2 echoing the prompt
+    ("What is the purpose of the following text?", False),         # a question of its own
+    ("Who gave that figure?", False),                              # nothing from the conversation
+    ("", False),
+])
+def test_a_condensed_follow_up_must_be_the_users_question_made_standalone(reply, usable):
+    from qa.generate import clean_condensed
+
+    history = [("How many Hezbollah fighters had died in Syria before the conquest of east Aleppo?",
+                "Party loyalists in Beirut say at least 1,600 of its fighters had been killed in Syria [1].")]
+    cleaned = clean_condensed(reply, "Who gave that figure?", 2000, history)
+    assert (cleaned is not None) == usable, cleaned
+    if usable:
+        assert cleaned.endswith("?") and not cleaned.lower().startswith("standalone")
+
+
 # Settings ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("overrides, message", [
     ({"llm": "gpt4"}, "not understood"),
@@ -259,3 +279,40 @@ def test_cli_streams_the_draft_and_prints_the_checked_answer(shipped, llama_serv
     assert done.returncode == 0, done.stderr
     assert "(draft above; the checked answer follows)" in done.stderr
     assert "42" in done.stdout and "[1]" in done.stdout
+
+
+# The LLM as the evaluation's support judge --------------------------------------------------------
+def test_llm_judge_falls_back_to_the_offline_judge_when_the_model_fails(judge):
+    from qa.generate import LLMJudge
+    from qa.llms import chat_model
+
+    model = chat_model(Settings(llm="openai:m", llm_base_url=f"http://127.0.0.1:{_free_port()}/v1", llm_timeout=2))
+    asked: list[str] = []
+    llm_judge = LLMJudge(model, lambda claim, passages: asked.append(claim) or judge(claim, passages))
+    assert llm_judge("Since Jan. 31 the IRGC has announced at least 42 fatalities.", [P1]) is True
+    assert llm_judge("The IRGC announced 4,200 fatalities.", [P1]) is False
+    assert llm_judge("Anything.", []) is False           # nothing cited: unsupported, the model is not asked
+    assert llm_judge.failures == 2 and len(asked) == 2
+
+
+@pytest.mark.slow
+def test_eval_can_judge_citations_with_the_llm(shipped, llama_server, tmp_path):
+    import json
+
+    from conftest import EVAL_SET
+
+    subset = tmp_path / "two.jsonl"
+    subset.write_text("".join(EVAL_SET.read_text(encoding="utf-8").splitlines(keepends=True)[:2]), encoding="utf-8")
+    environ = {**os.environ, "QA_CORPUS_DIR": str(shipped.corpus_dir), "QA_INDEX_DIR": str(shipped.index_dir),
+               "QA_LLM_BASE_URL": llama_server, "QA_LLM_TIMEOUT": "120", "QA_PROGRESS": "false"}
+    out = tmp_path / "run.json"
+    done = subprocess.run([sys.executable, "-m", "qa.cli", "eval", str(subset), "--pipeline", "ours",
+                           "--answerer", "extractive", "--llm", "openai:smollm2", "--judge", "llm",
+                           "--json", str(out)], capture_output=True, text=True, env=environ, timeout=600)
+    assert done.returncode == 0, done.stderr
+    run = json.loads(out.read_text(encoding="utf-8"))
+    assert run["judge"].startswith("LLM judge (openai smollm2")
+    results = run["pipelines"]["ours"]["questions"]
+    assert len(results) == 2 and all(r["answer"]["answerer"] == "extractive" for r in results)
+    verdicts = [s["supported"] for r in results for s in r["sentences"] if s["supported"] is not None]
+    assert verdicts and all(isinstance(v, bool) for v in verdicts)

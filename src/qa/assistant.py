@@ -259,7 +259,7 @@ class Assistant:
         try:
             reply = model.complete("You rewrite follow-up questions.", condense_prompt(question, pairs),
                                    max_tokens=80)
-            standalone = clean_condensed(reply, question, settings.max_question_chars)
+            standalone = clean_condensed(reply, question, settings.max_question_chars, pairs)
         except LLMError as exc:
             logging.getLogger("qa").warning("follow-up condensed by rules: %s", exc)
             standalone = None

@@ -161,14 +161,29 @@ def condense_prompt(question: str, history: Sequence[tuple[str, str]]) -> str:
 _MARKER_TEXT = re.compile(r"\s*\[\d+\]")
 
 
-def clean_condensed(reply: str, question: str, max_chars: int) -> str | None:
-    """The standalone question from a condense reply, or None when it is not usable (empty,
-    several lines of chatter, far longer than a question)."""
+def clean_condensed(reply: str, question: str, max_chars: int,
+                    history: Sequence[tuple[str, str]] = ()) -> str | None:
+    """The standalone question from a condense reply, or None when it is not usable: empty,
+    far longer than a question, not a question ("Chat History:"), or a different question.
+
+    A small model often echoes a heading of the prompt or asks something of its own ("What
+    is the purpose of the following text?"), which would then be answered, or abstained on,
+    in place of the user's question. So the rewrite must keep at least half of the
+    follow-up's own content words and bring in at least one word from the conversation."""
+    from .retrieve import terms
+
     lines = [line.strip().strip('"“”') for line in reply.strip().splitlines() if line.strip()]
     if not lines:
         return None
     text = re.sub(r"^(standalone question|question)\s*:\s*", "", lines[0], flags=re.I).strip()
-    if not text or len(text) > min(max_chars, 4 * len(question) + 200):
+    if not text or text.endswith(":") or len(text) > min(max_chars, 4 * len(question) + 200):
+        return None
+    rewritten, own = set(terms(text)), set(terms(question))
+    # One content word is often the very referent the rewrite replaces ("that report").
+    if len(own) > 1 and len(own & rewritten) < len(own) / 2:
+        return None
+    earlier = set(terms(" ".join(f"{q} {a}" for q, a in history))) - own
+    if history and not rewritten & earlier:
         return None
     return text
 

@@ -14,10 +14,12 @@ whose message says what happened and what to check.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -152,6 +154,15 @@ class ChatModel:
                     raise LLMError(f"{self.name} could not be loaded: {type(exc).__name__}: {exc}") from None
             return self._llm
 
+    def close(self) -> None:
+        """Free an in-process model now: llama-cpp-python's own finaliser fails with a
+        traceback when it runs during interpreter shutdown."""
+        with self._load_lock:
+            model = getattr(self._llm, "_model", None)
+            if model is not None and hasattr(model, "close"):
+                model.close()
+            self._llm = None
+
     def stream(self, system: str, user: str, max_tokens: int | None = None) -> Iterator[str]:
         """Pieces of the reply as they arrive. Raises LLMError when the model fails, is
         slower than llm_timeout in total, or sends something that is not text."""
@@ -216,9 +227,20 @@ def _explain(model: ChatModel, exc: Exception, elapsed: float) -> str:
     return f"{model.name} failed after {elapsed:.1f} s: {name}: {text}"
 
 
+_OPENED: "weakref.WeakSet[ChatModel]" = weakref.WeakSet()
+
+
 @lru_cache(maxsize=4)
 def _cached(spec: LLMSpec, settings_key: tuple) -> ChatModel:
-    return ChatModel(spec, Settings(**dict(settings_key)))
+    model = ChatModel(spec, Settings(**dict(settings_key)))
+    _OPENED.add(model)
+    return model
+
+
+@atexit.register
+def _close_models() -> None:
+    for model in list(_OPENED):
+        model.close()
 
 
 def chat_model(settings: Settings) -> ChatModel | None:
