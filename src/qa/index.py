@@ -225,20 +225,21 @@ class CorpusIndex:
             # An index is never emptied because a path was mistyped.
             raise IndexError(f"the corpus folder {self.corpus_dir} does not exist; check corpus_dir / QA_CORPUS_DIR")
         current = self.current_build()
-        try:
-            indexed_before = set(_read_manifest(current / "manifest.json")["files"]) if current else set()
-        except ValueError:
-            indexed_before = set()
-        loaded = load_corpus(self.corpus_dir, indexed=indexed_before)
-        report = IngestReport(skipped=loaded.skipped)
-        fingerprint = build_fingerprint(self.settings)
-        manifest = None
-        if current is not None and not rebuild:
+        manifest, unreadable = None, ""
+        if current is not None:
             try:
                 manifest = _read_manifest(current / "manifest.json")
             except ValueError as exc:
-                log.warning("%s; rebuilding the index from the corpus", exc)
-                report.reason = "unreadable manifest"
+                unreadable = str(exc)
+        # Of files with the same text, the one already indexed stays indexed.
+        loaded = load_corpus(self.corpus_dir, indexed=set(manifest["files"]) if manifest else set())
+        report = IngestReport(skipped=loaded.skipped)
+        fingerprint = build_fingerprint(self.settings)
+        if rebuild:
+            manifest = None
+        elif unreadable:
+            log.warning("%s; rebuilding the index from the corpus", unreadable)
+            report.reason = "unreadable manifest"
         wrong_store = self.store.mismatch(manifest) if manifest is not None else None
         if rebuild:
             report.reason = "--rebuild"
