@@ -207,3 +207,26 @@ def test_questions_keep_being_answered_while_a_document_is_added(tmp_path):
     assert not errors, errors
     assert len(answers) == 18 and all("Najaf" in a for a in answers)
     assert len(bot.documents()) == 8
+
+
+def test_a_long_sentence_is_scored_on_its_start_cut_at_a_word():
+    from qa.answer import _head
+
+    short = "Hezbollah lost 1,600 fighters."
+    assert _head(short, 320) == short
+    long = "word " * 100
+    head = _head(long, 48)
+    assert len(head) <= 48 and head.endswith("word") and long.startswith(head)
+    assert _head("x" * 500, 40) == "x" * 40  # no space to cut at: cut mid-word rather than keep it all
+
+
+def test_sentence_vectors_come_back_in_the_order_asked_whatever_their_batches(assistant):
+    import numpy as np
+
+    from qa.assistant import SENTENCE_BATCH, _VectorCache
+
+    texts = [("long " * (i % 7 * 9)) + f"sentence {i}." for i in range(2 * SENTENCE_BATCH + 3)]
+    together = np.asarray(assistant.embedder.get_text_embedding_batch(texts), dtype=np.float32)
+    batched = _VectorCache(assistant.embedder)(texts)
+    assert batched.shape == together.shape
+    assert np.allclose(batched, together, atol=1e-4)
