@@ -62,3 +62,22 @@ def test_followups_resolve_people_and_keep_context():
     other = condense("Who reported that?", [("How many Iranians died in Syria?", "As many as 1,000 [1].")])
     assert other.followup and "How many Iranians died in Syria?" in other.retrieval
     assert not condense("How many Iranians died in Syria?", history).followup
+
+
+def test_a_name_spelled_a_little_differently_is_known_and_the_length_filter_loses_no_match():
+    import difflib
+    import random
+
+    from qa.retrieve import TermStatistics
+
+    vocabulary = ["qassem", "aleppo", "hezbollah", "soleimani", "abcd", "abcdef", "abcdefghi", "abcdefghij",
+                  "abcxyzdefgh", "abcdefghijklmn"]
+    stats = TermStatistics({t: 1 for t in vocabulary}, chunks=10)
+    assert stats.in_corpus("qassim") and stats.in_corpus("hizbollah") and stats.in_corpus("aleppo")
+    assert not stats.in_corpus("kubernetes") and not stats.in_corpus("qasx")  # unrelated; too short to guess
+    random.seed(7)
+    probes = ["abcdefg", "abcdefgh", "abcdefghijk", "abcdefghijkl", "abcdefghijklm", "abcde", "abcdefghijklmnop"]
+    probes += ["".join(random.choice("abcdefghij") for _ in range(random.randint(5, 15))) for _ in range(300)]
+    for probe in probes:
+        unfiltered = bool(difflib.get_close_matches(probe, [t for t in vocabulary if t[0] == probe[0]], n=1, cutoff=0.8))
+        assert stats.in_corpus(probe) == (probe in vocabulary or unfiltered), probe

@@ -103,7 +103,7 @@ class TermStatistics:
     def __init__(self, document_frequency: dict[str, int], chunks: int) -> None:
         self.chunks = chunks
         self._idf = {t: math.log((chunks + 1) / (c + 0.5)) for t, c in document_frequency.items()}
-        self._by_initial: dict[str, list[str]] | None = None
+        self._by_initial: dict[tuple[str, int], list[str]] | None = None
 
     @classmethod
     def load(cls, path: Path, chunks: int) -> "TermStatistics":
@@ -129,15 +129,22 @@ class TermStatistics:
             return False
         import difflib
 
-        return bool(difflib.get_close_matches(term, self._vocabulary_by_initial().get(term[0], []), n=1, cutoff=0.8))
+        # difflib's ratio is 2·matches / (len(a) + len(b)), and matches <= the shorter length,
+        # so a ratio of 0.8 needs lengths within 2/3 and 3/2 of each other: only those terms
+        # are compared. At 100k chunks the vocabulary has hundreds of thousands of terms.
+        groups = self._vocabulary_by_initial_and_length()
+        size = len(term)
+        near = [t for length in range(math.ceil(2 * size / 3), 3 * size // 2 + 1)
+                for t in groups.get((term[0], length), ())]
+        return bool(difflib.get_close_matches(term, near, n=1, cutoff=0.8))
 
-    def _vocabulary_by_initial(self) -> dict[str, list[str]]:
+    def _vocabulary_by_initial_and_length(self) -> dict[tuple[str, int], list[str]]:
         # Built on first use and kept here: a method-level lru_cache would hold a reference
         # to a swapped-out retriever, and so its Chroma client, until evicted.
         if self._by_initial is None:
-            groups: dict[str, list[str]] = {}
+            groups: dict[tuple[str, int], list[str]] = {}
             for term in self._idf:
-                groups.setdefault(term[:1], []).append(term)
+                groups.setdefault((term[:1], len(term)), []).append(term)
             self._by_initial = groups
         return self._by_initial
 
