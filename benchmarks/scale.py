@@ -807,7 +807,6 @@ def report(results: list[dict[str, Any]], phases: list[tuple[str, float]], args)
                     "PASS" if ap < TARGET_ANSWER_P95_MS else "FAIL"]]
     if last is not None:
         ratio = last["index_vs_model"]
-        ratio = last["index_vs_model"]
         embed_share = last["ingest"].get("phases_s", {}).get("embed", 0) / last["ingest"]["seconds"]
         targets.append([f"indexing >= {TARGET_INDEX_RATIO:.0%} of the model alone's chunks/s ({last['label']})",
                         f"{ratio:.2f} ({last['ingest']['chunks_per_s']:.1f} / {last['model']['chunks_per_s']:.1f} "
