@@ -20,6 +20,9 @@ For each tier, each in a child process of its own (peak RSS read from that proce
   model      the embedding model alone (sentence-transformers encode, batches of 32, as
              ingest does) on the same chunk texts (title header included): whole documents
              of the tier spread evenly, --model-sample chunks (all of a smaller tier).
+  update     an incremental update: the tier's largest file gets a new paragraph, on a copy of
+             the tier's corpus and index; seconds per phase (copying the previous build's
+             store, embedding, BM25) and peak RSS.
   baseline   llama-index defaults (SimpleDirectoryReader, SentenceSplitter 1024/200,
              VectorStoreIndex in Chroma, same model); rebuilt only when its fingerprint changed.
   questions  after one warm-up question: retrieval alone (embed the question + hybrid
@@ -35,9 +38,9 @@ A tier ends with the file that reaches its size, so it can hold more chunks than
 tables show the real counts, and the 100k targets are checked at the first tier of at
 least 100,000 chunks.
 
-A full run embeds about 111k chunks for ours (and 5k more for the model alone) and 21k
-nodes for the baseline: about 1.5 hours on 2 idle cores (the embedding model does ~40
-chunks/s), several hours when other work shares the cores. The first run also converts
+A full run embeds about 111k chunks for ours (and 8k more for the model alone) and 21k
+nodes for the baseline: about 2.5 hours on 2 idle cores (the embedding model does 14-18
+chunks/s of these documents), more when other work shares the cores. The first run also converts
 the packages (~2.5 min) and counts chunks (~5 min). Built indexes stay in
 WORK/tiers/<size>/, so a second run only asks the questions again (a few minutes).
 """
@@ -188,16 +191,7 @@ def child_ingest(tier: dict[str, Any], args) -> dict[str, Any]:
 
     embedder, model_load = _load_model()
     rss_model = peak_rss_mb()
-    phases: dict[str, float] = {}
-    # Time the phases of CorpusIndex without changing it: wrap what it calls.
-    for name, attr in (("load + clean", "load_corpus"), ("chunk", "chunk_document"), ("nodes", "chunk_to_node"),
-                       ("bm25 + terms", "build_bm25")):
-        if hasattr(qi, attr):
-            setattr(qi, attr, timed(getattr(qi, attr), name, phases))
-    qi.CorpusIndex._embed = timed(qi.CorpusIndex._embed, "embed", phases)
-    from llama_index.vector_stores.chroma import ChromaVectorStore
-
-    ChromaVectorStore.add = timed(ChromaVectorStore.add, "chroma add", phases)
+    phases = _time_ingest_phases()
     index = qi.CorpusIndex(tier_settings(tier))
     cpu = cpu_s()
     report = index.ingest(rebuild=True, progress=Progress(f"[{tier['label']}] ours"))
@@ -209,6 +203,53 @@ def child_ingest(tier: dict[str, Any], args) -> dict[str, Any]:
             "chunks_per_s": report.chunks / report.seconds if report.seconds else 0.0,
             "cpu_s": cpu, "chunks_per_cpu_s": report.chunks / cpu if cpu else 0.0, "phases_s": phases, "model_load_s": model_load, "rss_after_model_mb": rss_model,
             "peak_rss_mb": peak_rss_mb(), "build": report.build, "measured": time.strftime("%Y-%m-%d %H:%M")}
+
+
+def _time_ingest_phases() -> dict[str, float]:
+    """Seconds per phase of CorpusIndex.ingest, filled in as it runs: it is timed without
+    being changed, by wrapping what it calls."""
+    import qa.index as qi
+    import qa.store as qs
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    phases: dict[str, float] = {}
+    for name, attr in (("load + clean", "load_corpus"), ("chunk", "chunk_document"), ("nodes", "chunk_to_node"),
+                       ("bm25 + terms", "build_bm25")):
+        if hasattr(qi, attr):
+            setattr(qi, attr, timed(getattr(qi, attr), name, phases))
+    qi.CorpusIndex._embed = timed(qi.CorpusIndex._embed, "embed", phases)
+    ChromaVectorStore.add = timed(ChromaVectorStore.add, "chroma add", phases)
+    qs.shutil.copytree = timed(qs.shutil.copytree, "copy previous store", phases)
+    return phases
+
+
+def child_update(tier: dict[str, Any], args) -> dict[str, Any]:
+    """An incremental update of the built tier: one file changed. It runs on a copy of the
+    tier's corpus and index, so the tier's own index (and its cached figures) stay as they are."""
+    import tempfile
+
+    from qa.index import CorpusIndex
+
+    embedder, model_load = _load_model()
+    with tempfile.TemporaryDirectory(dir=tier["dir"], prefix=".update-") as tmp:
+        corpus, index_dir = Path(tmp) / "corpus", Path(tmp) / "index"
+        shutil.copytree(tier["corpus"], corpus, copy_function=os.link)
+        shutil.copytree(tier["index"], index_dir, ignore=shutil.ignore_patterns("baseline"))
+        # The largest document gets a new paragraph: its old chunks are deleted, all its chunks embedded.
+        changed = max((p for p in corpus.rglob("*.txt")), key=lambda p: p.stat().st_size)
+        text = changed.read_text(encoding="utf-8")
+        changed.unlink()  # a hard link into the tier's corpus: replace it, never write through it
+        changed.write_text(text + "\n\nThis paragraph was added by the scale benchmark's update step.\n",
+                           encoding="utf-8")
+        phases = _time_ingest_phases()
+        settings = tier_settings({**tier, "corpus": str(corpus), "index": str(index_dir)})
+        cpu = cpu_s()
+        report = CorpusIndex(settings).ingest(progress=lambda done, total: None)
+        cpu = cpu_s() - cpu
+    phases["other"] = max(0.0, report.seconds - sum(phases.values()))
+    return {"changed_file": changed.relative_to(corpus).as_posix(), "updated": len(report.updated),
+            "embedded": report.embedded, "chunks": report.chunks, "seconds": report.seconds, "cpu_s": cpu,
+            "phases_s": phases, "peak_rss_mb": peak_rss_mb(), "measured": time.strftime("%Y-%m-%d %H:%M")}
 
 
 def child_model(tier: dict[str, Any], args) -> dict[str, Any]:
@@ -410,8 +451,8 @@ def child_questions(tier: dict[str, Any], args) -> dict[str, Any]:
     return result
 
 
-CHILDREN = {"ingest": child_ingest, "model": child_model, "baseline-ingest": child_baseline_ingest,
-            "questions": child_questions}
+CHILDREN = {"ingest": child_ingest, "model": child_model, "update": child_update,
+            "baseline-ingest": child_baseline_ingest, "questions": child_questions}
 
 
 def _quiet_bm25s() -> None:
@@ -650,6 +691,7 @@ def run_tier(tier: dict[str, Any], args, phases: list[tuple[str, float]]) -> dic
     else:
         out["model"] = phase("embedding model alone", lambda: run_child("model", tier, args))
         out["model"].update(build=build.name if build else "", sample=args.model_sample, cached=False)
+    out["update"] = phase("incremental update", lambda: run_child("update", tier, args))
     if not args.skip_baseline:
         built = phase("baseline ingest", lambda: run_child("baseline-ingest", tier, args))
         if built.get("cached"):
@@ -710,7 +752,7 @@ def _f(value: Any, digits: int = 1) -> str:
 def report(results: list[dict[str, Any]], phases: list[tuple[str, float]], args) -> dict[str, Any]:
     lines = []
     summary: dict[str, Any] = {"tiers": []}
-    rows_corpus, rows_index, rows_phase, rows_latency, rows_quality = [], [], [], [], []
+    rows_corpus, rows_index, rows_phase, rows_update, rows_latency, rows_quality = [], [], [], [], [], []
     for r in results:
         label = r["tier"]["label"]
         ing, model, base, q = r["ingest"], r["model"], r.get("baseline_ingest"), r["queries"]
@@ -734,6 +776,13 @@ def report(results: list[dict[str, Any]], phases: list[tuple[str, float]], args)
         rows_phase.append([label] + [_f(ph.get(k), 1) for k in ("load + clean", "chunk", "nodes", "embed",
                                                                   "chroma add", "bm25 + terms", "other")]
                           + [f"{100 * ph.get('embed', 0) / ing['seconds']:.0f}%" if ing["seconds"] else "–"])
+        up = r.get("update")
+        if up:
+            uph = up.get("phases_s", {})
+            rows_update.append([label, f"{up['embedded']:,}", fmt_s(up["seconds"]),
+                                _f(uph.get("copy previous store"), 1), _f(uph.get("embed"), 1),
+                                _f(uph.get("chroma add"), 1), _f(uph.get("bm25 + terms"), 1),
+                                _f(uph.get("load + clean"), 1), _f(up["peak_rss_mb"], 0)])
         ours_rows = q["ours"]
         r_med, r_p95 = _stats(ours_rows, "retrieval_ms")
         a_med, a_p95 = _stats(ours_rows, "answer_ms")
@@ -758,7 +807,7 @@ def report(results: list[dict[str, Any]], phases: list[tuple[str, float]], args)
             "label": label, "chunks": ing["chunks"], "files": ing["files"], "corpus_mb": r["corpus_mb"],
             "index_mb": r["index_mb"], "baseline_index_mb": r["baseline_index_mb"],
             "ingest": ing, "model": model, "index_vs_model": ratio_model, "index_vs_model_cpu": ratio_cpu,
-            "baseline_ingest": base,
+            "baseline_ingest": base, "update": r.get("update"),
             "retrieval_ms": {"median": r_med, "p95": r_p95}, "answer_ms": {"median": a_med, "p95": a_p95},
             "baseline_retrieval_ms": {"median": br_med, "p95": br_p95} if base_rows else None,
             "baseline_answer_ms": {"median": ba_med, "p95": ba_p95} if base_rows else None,
@@ -778,6 +827,10 @@ def report(results: list[dict[str, Any]], phases: list[tuple[str, float]], args)
     lines.append("\nWhere our ingest time goes (seconds)\n")
     lines.append(table(["tier", "load + clean", "chunk", "nodes", "embed", "chroma add", "bm25 + terms", "other",
                         "embed share"], rows_phase))
+    if rows_update:
+        lines.append("\nIncremental update: the largest file changed, on a copy of the tier (seconds)\n")
+        lines.append(table(["tier", "chunks embedded", "total", "copy previous store", "embed", "chroma add",
+                            "bm25 + terms", "load + clean", "peak MB"], rows_update))
     lines.append("\nQuestion latency, warm (ms; after one warm-up question; retrieval = embed the question + "
                  "retrieve; answer = full extractive Assistant.ask)\n")
     lines.append(table(["tier", "n", "retrieval med", "retrieval p95", "answer med", "answer p95",
