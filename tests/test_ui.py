@@ -111,7 +111,15 @@ def _ask(page, question: str, expect_citation: bool = True):
         page.wait_for_function(
             "n => document.querySelectorAll('#chat a.cite').length > 0 && "
             "document.querySelectorAll('#sources .qa-source').length > 0", arg=before, timeout=90000)
-    page.wait_for_function("() => !document.querySelector('#chat')?.innerText.trim().endsWith('…')", timeout=90000)
+    # Finished means: a new message is shown (so the previous, finished answer cannot pass
+    # for this one), text follows this question, and no placeholder "…" is left at the end.
+    page.wait_for_function(
+        """([n, q]) => {
+            const chat = document.querySelector('#chat');
+            if (!chat || chat.querySelectorAll('.message').length <= n) return false;
+            const text = chat.innerText.trim(), at = text.lastIndexOf(q);
+            return at >= 0 && text.slice(at + q.length).trim().length > 1 && !text.endsWith('…');
+        }""", arg=[before, question], timeout=90000)
     return page.locator("#chat").inner_text()
 
 
