@@ -285,3 +285,30 @@ def test_the_sentence_vector_cache_stays_correct_when_full_and_shared_by_threads
 
     run_threads([threading.Thread(target=user, args=(seed,)) for seed in range(6)])
     assert not errors, errors
+
+
+def test_threads_opening_and_closing_clients_of_one_store_never_get_a_stopped_one(tmp_path):
+    # chromadb alone fails this (about 78 of 160 calls raised "'RustBindingsAPI' object has no
+    # attribute 'bindings'"): a reader reopening an index while another thread closes a client.
+    from qa.store import close_client, local_client
+
+    client = local_client(tmp_path)
+    client.get_or_create_collection("qa_chunks").add(ids=["a"], embeddings=[[0.1, 0.2]])
+    close_client(client)
+    errors: list[BaseException] = []
+
+    def open_count_close() -> None:
+        for _ in range(40):
+            try:
+                opened = local_client(tmp_path)
+                assert opened.get_collection("qa_chunks").count() == 1
+                close_client(opened)
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+    threads = [threading.Thread(target=open_count_close) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors[:3]

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from .config import Settings
 from .errors import IndexError, StoreUnavailable
-from .store import Store
+from .store import Store, close_client
 
 _TOKEN = re.compile(r"\w\w+|\d", re.UNICODE)
 # Question words carry no topic: "How many ... did ..." should not match sentences with "many".
@@ -170,10 +170,10 @@ class HybridRetriever:
                 collection = self._client.get_collection(collection_name)
                 self.size = collection.count()
         except IndexError:
-            self._client.close()
+            close_client(self._client)
             raise
         except Exception as exc:  # noqa: BLE001 - chromadb raises several kinds for a damaged store
-            self._client.close()
+            close_client(self._client)
             where = (f"the Chroma server at {self._store.url} (collection {collection_name})"
                      if self._store.is_server else build_dir)
             raise IndexError(f"the index in {where} cannot be opened ({type(exc).__name__}: {exc}); "
@@ -188,7 +188,7 @@ class HybridRetriever:
         self.in_corpus = self.terms.in_corpus
 
     def close(self) -> None:
-        self._client.close()
+        close_client(self._client)
 
     # Retrieval ---------------------------------------------------------------------
     def _retrievers(self, mode: str, candidates: int) -> list:

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import shutil
+import threading
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -35,11 +36,26 @@ COPY_BATCH = 1000
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 
 
+# Clients of one folder share a Chroma "system", counted by reference. Opening (find the
+# system, then count it) and closing (uncount, then stop and forget it at zero) are not
+# atomic in chromadb, so a thread opening a folder while another closes its last client
+# got a stopped system ("'RustBindingsAPI' object has no attribute 'bindings'", or a
+# KeyError naming the folder). Both happen under this lock.
+_LOCAL_SYSTEMS = threading.Lock()
+
+
 def local_client(path: Path) -> "ClientAPI":
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+    with _LOCAL_SYSTEMS:
+        return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+
+
+def close_client(client: "ClientAPI") -> None:
+    """Close a client opened by local_client or Store.open_client."""
+    with _LOCAL_SYSTEMS:
+        client.close()
 
 
 def server_collection_name(build_name: str) -> str:
@@ -149,7 +165,7 @@ class Store:
         except NotFoundError:
             return False
         finally:
-            client.close()
+            close_client(client)
 
     # Writing builds ---------------------------------------------------------------------
     @contextmanager
@@ -163,7 +179,7 @@ class Store:
             try:
                 yield client.get_or_create_collection(LOCAL_COLLECTION, metadata=COLLECTION_METADATA)
             finally:
-                client.close()
+                close_client(client)
             return
         client = self.open_client(staging)
         try:
@@ -173,7 +189,7 @@ class Store:
                     copy_collection(client.get_collection(self.collection_name(previous.name)), target)
                 yield target
         finally:
-            client.close()
+            close_client(client)
 
     def discard(self, build: Path) -> None:
         """Delete a build's vectors on the server it recorded (or, for an unfinished build, on
@@ -194,7 +210,7 @@ class Store:
             with suppress(Exception):
                 client.delete_collection(str(record.get("collection") or server_collection_name(name)))
         finally:
-            client.close()
+            close_client(client)
 
 
 def _recorded_store(build: Path) -> dict[str, Any] | None:
@@ -218,5 +234,5 @@ def copy_collection(source: "Collection", target: "Collection", batch: int = COP
         copied += len(got["ids"])
 
 
-__all__ = ["Store", "StoreUnavailable", "local_client", "server_collection_name", "copy_collection",
+__all__ = ["Store", "StoreUnavailable", "local_client", "close_client", "server_collection_name", "copy_collection",
            "LOCAL_COLLECTION"]
