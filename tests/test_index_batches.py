@@ -4,6 +4,7 @@ llama-index's ChromaVectorStore.add sends up to 41,665 at once: a corpus of more
 
 from __future__ import annotations
 
+import pytest
 from chromadb.api.models.Collection import Collection
 
 import qa.index
@@ -42,5 +43,30 @@ def test_the_batch_size_is_chromas_own_maximum(tmp_path):
     try:
         collection = client.get_or_create_collection("batch-size")
         assert qa.index._max_batch_size(collection) == client.get_max_batch_size() > 1000
+    finally:
+        client.close()
+
+
+@pytest.mark.slow
+def test_every_chunk_is_read_back_from_a_store_past_sqlites_limit(tmp_path):
+    # One get() of a whole collection fails beyond SQLite's 32,766 variables ("too many SQL
+    # variables"): the 100k-chunk benchmark build failed there, after all its embedding.
+    from llama_index.core.schema import TextNode
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    count = 33_000
+    client = chroma_client(tmp_path / "chroma")
+    try:
+        collection = client.get_or_create_collection(COLLECTION)
+        nodes = [TextNode(text=f"chunk {i}", id_=f"n{i}", embedding=[0.1, float(i % 7)],
+                          metadata={"doc_id": f"d{i // 10:05d}", "chunk_index": i % 10}) for i in range(count)]
+        store, batch = ChromaVectorStore(chroma_collection=collection), qa.index._max_batch_size(collection)
+        for start in range(0, count, batch):
+            store.add(nodes[start:start + batch])
+        with pytest.raises(Exception, match="too many SQL variables"):
+            collection.get(include=["documents", "metadatas"])  # chromadb alone
+        read = qa.index.all_nodes(collection)
+        assert len(read) == count and len({n.node_id for n in read}) == count
+        assert [n.get_content() for n in read[:2]] == ["chunk 0", "chunk 1"]
     finally:
         client.close()

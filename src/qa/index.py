@@ -480,11 +480,14 @@ def build_bm25(collection, path: Path) -> None:
 def all_nodes(collection) -> list:
     from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
-    got = collection.get(include=["documents", "metadatas"])
+    # Read in pages: one get() of a whole collection fails beyond about 32k chunks ("too many
+    # SQL variables", SQLite's limit), which a 100k-chunk build reached after all its embedding.
     nodes = []
-    for text, metadata in zip(got["documents"], got["metadatas"]):
-        node = metadata_dict_to_node(metadata, text=text)
-        nodes.append(node)
+    page = _max_batch_size(collection)
+    for offset in range(0, collection.count(), page):
+        got = collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
+        for text, metadata in zip(got["documents"], got["metadatas"]):
+            nodes.append(metadata_dict_to_node(metadata, text=text))
     nodes.sort(key=lambda n: (n.metadata["doc_id"], n.metadata["chunk_index"]))
     return nodes
 
