@@ -103,7 +103,7 @@ class TermStatistics:
     def __init__(self, document_frequency: dict[str, int], chunks: int) -> None:
         self.chunks = chunks
         self._idf = {t: math.log((chunks + 1) / (c + 0.5)) for t, c in document_frequency.items()}
-        self._by_initial: dict[tuple[str, int], list[str]] | None = None
+        self._by_initial_and_length: dict[tuple[str, int], list[str]] | None = None
 
     @classmethod
     def load(cls, path: Path, chunks: int) -> "TermStatistics":
@@ -141,12 +141,12 @@ class TermStatistics:
     def _vocabulary_by_initial_and_length(self) -> dict[tuple[str, int], list[str]]:
         # Built on first use and kept here: a method-level lru_cache would hold a reference
         # to a swapped-out retriever, and so its Chroma client, until evicted.
-        if self._by_initial is None:
+        if self._by_initial_and_length is None:
             groups: dict[tuple[str, int], list[str]] = {}
             for term in self._idf:
                 groups.setdefault((term[:1], len(term)), []).append(term)
-            self._by_initial = groups
-        return self._by_initial
+            self._by_initial_and_length = groups
+        return self._by_initial_and_length
 
 
 class HybridRetriever:
