@@ -219,6 +219,7 @@ def _time_ingest_phases() -> dict[str, float]:
             setattr(qi, attr, timed(getattr(qi, attr), name, phases))
     qi.CorpusIndex._embed = timed(qi.CorpusIndex._embed, "embed", phases)
     ChromaVectorStore.add = timed(ChromaVectorStore.add, "chroma add", phases)
+    # This wraps shutil.copytree for the whole (child) process: call it after any copying of your own.
     qs.shutil.copytree = timed(qs.shutil.copytree, "copy previous store", phases)
     return phases
 
@@ -230,7 +231,7 @@ def child_update(tier: dict[str, Any], args) -> dict[str, Any]:
 
     from qa.index import CorpusIndex
 
-    embedder, model_load = _load_model()
+    _load_model()  # first, so that the update's time holds no model loading
     with tempfile.TemporaryDirectory(dir=tier["dir"], prefix=".update-") as tmp:
         corpus, index_dir = Path(tmp) / "corpus", Path(tmp) / "index"
         shutil.copytree(tier["corpus"], corpus, copy_function=os.link)
