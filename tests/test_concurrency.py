@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from conftest import EVAL_SET, copy_corpus, settings_for
-from qa.answer import Answer, verify
+from qa.citations import verify_quotes as verify
+from qa.types import Answer
 from qa.assistant import Assistant
 from qa.index import CorpusIndex, IndexBusy
 

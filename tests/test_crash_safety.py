@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from conftest import CORPUS, copy_built, copy_corpus, settings_for
-from qa.answer import verify
+from qa.citations import verify_quotes as verify
 from qa.assistant import Assistant
 from qa.embedding import load_embedder
-from qa.index import CorpusIndex, IndexError as QAIndexError
+from qa.errors import IndexUnavailable
+from qa.index import CorpusIndex
 
 TRT = "trtworld-2015-10-iranian-troops-mobilise-for-aleppo.txt"
 GUARDIAN = "guardian-2016-12-14-iran-hails-victory-in-aleppo.txt"
@@ -140,7 +141,7 @@ def test_ingests_killed_at_random_moments_leave_an_index_that_answers_and_the_ne
     outcomes.append(("first build", round(fractions[0] * full, 2), outcome, state))
     if CorpusIndex(fresh).current_build() is None:
         assert state == "missing"
-        with pytest.raises(QAIndexError, match="qa ingest"):
+        with pytest.raises(IndexUnavailable, match="qa ingest"):
             Assistant(fresh.replace(auto_ingest=False)).ask(AIRPORT)
     else:
         assert state == "current" and answer_text(fresh) == new
@@ -219,7 +220,7 @@ def test_a_damaged_manifest_is_a_clear_error_and_the_next_ingest_rebuilds(small_
     path.write_bytes(DAMAGE[damage](path.read_text(encoding="utf-8")).encode("utf-8", "surrogateescape"))
 
     for call in (index.status, lambda: Assistant(small_copy).ask(AIRPORT)):
-        with pytest.raises(QAIndexError) as error:
+        with pytest.raises(IndexUnavailable) as error:
             call()
         message = str(error.value)
         assert f"the index manifest {path} is unreadable (" in message
@@ -254,7 +255,7 @@ def test_current_naming_a_build_that_is_not_there_is_reported_missing_and_rebuil
     (root / "CURRENT").write_text("20990101T000000-deadbeef\n", encoding="utf-8")
     index = CorpusIndex(small_copy)
     assert index.status() == ("missing", f"no index in {root}")
-    with pytest.raises(QAIndexError, match="qa ingest"):
+    with pytest.raises(IndexUnavailable, match="qa ingest"):
         Assistant(small_copy.replace(auto_ingest=False)).ask(AIRPORT)
     report = index.ingest()
     assert report.rebuilt and index.status()[0] == "current"

@@ -46,7 +46,7 @@ def test_key_facts_are_whole_words():
 
 
 def test_key_facts_are_not_found_in_the_question_quoted_back():
-    from qa.answer import NOT_ANSWERED_TEXT
+    from qa.citations import NOT_ANSWERED_TEXT
 
     answer = _answer(f"According to X (May 2016), 18 were wounded [1]. {NOT_ANSWERED_TEXT} “were 13 captured”.",
                      ["18 were wounded"])
@@ -303,7 +303,7 @@ def test_summary_table_puts_pipelines_side_by_side():
 
 
 def test_the_answerers_remarks_are_not_claims():
-    from qa.answer import NOT_ANSWERED_TEXT, statements
+    from qa.citations import NOT_ANSWERED_TEXT, statements
 
     text = ("Sources disagree on this. TRT World (October 2015) wrote: Substantial number of troops [1]. "
             "According to Maj. Gen. X (SOHR), the troops arrived [1][2]. "
@@ -312,7 +312,7 @@ def test_the_answerers_remarks_are_not_claims():
 
 
 def test_markers_inside_a_sentence_and_lists_of_numbers_count():
-    from qa.answer import statements
+    from qa.citations import statements
 
     assert statements("Iran sent troops [1], and Russia bombed Aleppo [2].") == [
         ("Iran sent troops, and Russia bombed Aleppo.", [1, 2])]

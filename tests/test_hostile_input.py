@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from conftest import copy_corpus, settings_for
-from qa.answer import verify
+from qa.citations import verify_quotes as verify
 from qa.assistant import Assistant, QuestionError
 from qa.corpus import MAX_FILE_BYTES, load_corpus
 from qa.index import CorpusIndex

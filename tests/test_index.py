@@ -14,7 +14,8 @@ from conftest import copy_built, copy_corpus, settings_for
 from qa.chunking import chunk_document
 from qa.corpus import load_document
 from qa.embedding import MODEL_NAME, load_embedder
-from qa.index import COLLECTION, CorpusIndex, IndexBusy, IndexError as QAIndexError, all_nodes, chroma_client
+from qa.errors import IndexBusy, IndexUnavailable
+from qa.index import COLLECTION, CorpusIndex, all_nodes, chroma_client
 
 TRT = "trtworld-2015-10-iranian-troops-mobilise-for-aleppo.txt"
 GUARDIAN = "guardian-2016-12-14-iran-hails-victory-in-aleppo.txt"
@@ -332,7 +333,7 @@ def test_a_second_writer_gets_index_busy(built):
             CorpusIndex(settings).ingest()
         assert f"pid {os.getpid()}" in str(busy.value)
         assert str(settings.index_dir) in str(busy.value)
-        assert isinstance(busy.value, QAIndexError)
+        assert isinstance(busy.value, IndexUnavailable)
         assert CorpusIndex(settings).current_build() == build  # nothing was written
         assert [p.name for p in holder.builds_dir.iterdir()] == [build.name]
     # Released: the next writer gets the lock.
@@ -345,7 +346,7 @@ def test_unreadable_manifest_is_reported_and_ingest_rebuilds(built):
     old_build = index.current_build()
     old_chunks = index.manifest()["chunks"]
     (old_build / "manifest.json").write_text("{not json at all", encoding="utf-8")
-    with pytest.raises(QAIndexError, match="qa ingest --rebuild"):
+    with pytest.raises(IndexUnavailable, match="qa ingest --rebuild"):
         index.manifest()
 
     report = index.ingest()
@@ -358,7 +359,7 @@ def test_unreadable_manifest_is_reported_and_ingest_rebuilds(built):
 
     # A manifest that is JSON but not a manifest is refused the same way.
     (index.current_build() / "manifest.json").write_text("[1, 2, 3]", encoding="utf-8")
-    with pytest.raises(QAIndexError, match="qa ingest --rebuild"):
+    with pytest.raises(IndexUnavailable, match="qa ingest --rebuild"):
         index.manifest()
 
 
@@ -368,7 +369,7 @@ def test_a_missing_corpus_folder_never_empties_the_index(built, tmp_path):
     index = CorpusIndex(built)
     before = index.manifest()["chunks"]
     wrong = CorpusIndex(replace(built, corpus_dir=tmp_path / "no-such-folder"))
-    with pytest.raises(QAIndexError, match="does not exist"):
+    with pytest.raises(IndexUnavailable, match="does not exist"):
         wrong.ingest()
     assert index.manifest()["chunks"] == before
 

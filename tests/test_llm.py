@@ -17,12 +17,12 @@ import urllib.request
 
 import pytest
 
-from qa.answer import statements, verify_markers
+from qa.citations import statements, verify_markers
 from qa.assistant import Assistant
 from qa.config import ConfigError, Settings
 from qa.generate import NO_ANSWER_REPLY, check_reply, compose_generated, user_prompt
 from qa.llms import parse_spec, smollm2_path
-from qa.retrieve import Passage
+from qa.types import Passage
 from qa.support import SupportJudge
 
 QUESTION = "How many IRGC deaths were announced after the operation began on Jan. 31?"
@@ -88,7 +88,7 @@ def test_passages_cannot_close_their_fence():
     ("", False),
 ])
 def test_a_condensed_follow_up_must_be_the_users_question_made_standalone(reply, usable):
-    from qa.generate import clean_condensed
+    from qa.chat import clean_condensed
 
     history = [("How many Hezbollah fighters had died in Syria before the conquest of east Aleppo?",
                 "Party loyalists in Beirut say at least 1,600 of its fighters had been killed in Syria [1].")]
@@ -194,6 +194,65 @@ def test_a_failing_server_gives_the_extractive_answer_and_says_why(shipped, requ
     assert statements(answer.text) and all(n for _, n in statements(answer.text))  # the notice is no claim
 
 
+# The pipeline with a scripted model: draft, check, fallback, in milliseconds ---------------------
+SUPPORTED_REPLY = "Since Jan. 31 the IRGC has announced at least 42 fatalities [1]."
+
+
+def _scripted(shipped, *replies):
+    from fakes import ScriptedChatModel
+
+    model = ScriptedChatModel(list(replies))
+    return Assistant(shipped, chat_model=model), model
+
+
+def test_a_scripted_reply_streams_as_a_draft_then_passes_the_check(shipped, judge):
+    bot, model = _scripted(shipped, SUPPORTED_REPLY)
+    items = list(bot.stream(QUESTION))
+    drafts, final = [text for text, answer in items if answer is None], items[-1][1]
+    assert len(drafts) >= 5 and all(b.startswith(a) for a, b in zip(drafts, drafts[1:]))  # word by word
+    assert final.answerer == "llm" and final.generation["model"] == "scripted test model"
+    assert final.generation["unsupported"] == 0 and "42 fatalities" in final.text
+    _assert_checked(final, judge)
+    system, user, _ = model.calls[0]
+    assert "numbered passages" in system and '<passage number="1"' in user and QUESTION in user
+
+
+def test_an_unsupported_scripted_reply_falls_back_to_the_quoted_answer(shipped):
+    bot, model = _scripted(shipped, "The IRGC announced 4,200 fatalities in a single day [1].")
+    answer = bot.ask(QUESTION)
+    assert answer.answerer == "extractive" and "none supported by the passages it cited" in answer.notice
+    assert "4,200" not in answer.text and "42" in answer.text and answer.generation["unsupported"] == 1
+    verify_markers(answer)
+
+
+def test_a_model_that_fails_mid_reply_gives_the_quoted_answer_and_says_why(shipped):
+    bot, _ = _scripted(shipped, "Since Jan. 31 the |RAISE| connection reset by peer")
+    answer = bot.ask(QUESTION)
+    assert answer.answerer == "extractive" and "connection reset by peer" in answer.notice
+    assert answer.text.startswith("The language model could not answer") and "42" in answer.text
+
+
+def test_an_abstention_never_asks_the_model(shipped):
+    bot, model = _scripted(shipped, SUPPORTED_REPLY)
+    answer = bot.ask("What is the boiling point of liquid nitrogen?")
+    assert answer.abstained and model.calls == []
+
+
+def test_a_follow_up_is_condensed_by_the_model_when_its_rewrite_is_usable(shipped):
+    rewrite = "Was Qassem Soleimani wounded in Syria?"
+    bot, model = _scripted(shipped, rewrite, "The passages do not answer this question.")
+    answer = bot.ask("Was he wounded?", history=[["Who commands the Quds Force?", "Qassem Soleimani."]])
+    assert answer.standalone_question == rewrite and "condense" in answer.timings_ms
+    assert "Was he wounded?" in model.calls[0][1] and "Qassem Soleimani" in model.calls[0][1]
+    assert answer.answerer == "extractive" and "said the passages do not answer" in answer.notice
+
+
+def test_an_unusable_rewrite_is_replaced_by_the_rules(shipped):
+    bot, _ = _scripted(shipped, "Chat History:", SUPPORTED_REPLY)
+    answer = bot.ask("Was he wounded?", history=[["Who commands the Quds Force?", "Qassem Soleimani."]])
+    assert answer.standalone_question == "Was Qassem Soleimani wounded?"
+
+
 # SmolLM2, for real ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def llama_server():
@@ -283,7 +342,7 @@ def test_cli_streams_the_draft_and_prints_the_checked_answer(shipped, llama_serv
 
 # The LLM as the evaluation's support judge --------------------------------------------------------
 def test_llm_judge_falls_back_to_the_offline_judge_when_the_model_fails(judge):
-    from qa.generate import LLMJudge
+    from qa.support import LLMJudge
     from qa.llms import chat_model
 
     model = chat_model(Settings(llm="openai:m", llm_base_url=f"http://127.0.0.1:{_free_port()}/v1", llm_timeout=2))

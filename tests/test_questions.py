@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer_types import asked_for_noun, event_terms, expected_kind, head_noun, supplies, unnamed_in
+from qa.question_kinds import asked_for_noun, event_terms, expected_kind, head_noun, supplies, unnamed_in
 from qa.chat import condense
 from qa.questions import decompose
 
@@ -68,7 +68,7 @@ def test_a_name_spelled_a_little_differently_is_known_and_the_length_filter_lose
     import difflib
     import random
 
-    from qa.retrieve import TermStatistics
+    from qa.lexicon import TermStatistics
 
     vocabulary = ["qassem", "aleppo", "hezbollah", "soleimani", "abcd", "abcdef", "abcdefghi", "abcdefghij",
                   "abcxyzdefgh", "abcdefghijklmn"]

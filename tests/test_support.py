@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer import strip_attribution
+from qa.citations import strip_attribution
 from qa.support import SupportJudge, load_labels
 
 PASSAGE = ("According to Kowsari, of the “Iranian defenders of the shrine, 13 were martyred, 18 were wounded and "

@@ -7,12 +7,12 @@ import os
 # in llama.cpp after an embedding call, and 6 s with passive waiting. Set before either loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .answer import Answer, Citation
 from .assistant import Assistant, QuestionError, ask
-from .config import Settings, load_settings
+from .config import ConfigError, Settings, load_settings
+from .errors import IndexUnavailable  # missing, busy or damaged index; says what to run
 from .evaluate import evaluate
-from .index import IndexError as IndexUnavailable  # missing, busy or damaged index; says what to run
+from .types import Answer, Citation, Passage
 
-__all__ = ["ask", "Assistant", "Answer", "Citation", "QuestionError", "Settings", "load_settings",
-           "IndexUnavailable", "evaluate"]
+__all__ = ["ask", "Assistant", "Answer", "Citation", "Passage", "QuestionError", "ConfigError", "Settings",
+           "load_settings", "IndexUnavailable", "evaluate"]
 __version__ = "0.1.0"

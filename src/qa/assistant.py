@@ -7,19 +7,23 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from .answer import Answer, ExtractiveAnswerer
-from .chat import condense, history_from_pairs
+from .chat import Condensed, condense, history_from_pairs
 from .config import Settings, load_settings
-from .llms import chat_model
 from .corpus import TEXT_SUFFIXES, load_document
-from .index import CorpusIndex, IndexBusy, IndexError, IngestReport
-from .questions import decompose
-from .retrieve import HybridRetriever, Passage
+from .embedding import Embedder
+from .errors import IndexBusy, IndexUnavailable
+from .extractive import ExtractiveAnswerer
+from .index import CorpusIndex, IngestReport
+from .llms import ChatModel, chat_model
+from .questions import Decomposed, decompose
+from .retrieve import HybridRetriever
+from .types import Answer, Passage
 
 
 class QuestionError(ValueError):
@@ -57,13 +61,52 @@ def validate_question(question: Any, max_chars: int) -> str:
     return stripped
 
 
+def validate_history(history: Sequence[Sequence[str]] | None) -> list[tuple[str, str]]:
+    try:
+        pairs = history_from_pairs(history)
+    except (TypeError, ValueError) as exc:
+        raise QuestionError(f"history must be a list of [question, answer] pairs: {exc}") from None
+    for turn, pair in enumerate(pairs):
+        for text in pair:
+            unusable = _unusable_character(text)
+            if unusable:
+                raise QuestionError(f"history[{turn}] contains {unusable}; remove it and ask again")
+    return pairs
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question made ready to retrieve and answer (the result of Assistant.understand)."""
+    question: str                               # as asked, validated
+    condensed: Condensed                        # made standalone when it follows up
+    decomposed: Decomposed                      # the parts of a compound question
+    searches: list[tuple[str, np.ndarray]]      # texts retrieved for, with their vectors
+    parts: list[tuple[str, np.ndarray]]         # texts answer sentences are scored against
+
+
+class _Timer:
+    """Milliseconds per step, each from the end of the one before."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str, since_start: bool = False) -> None:
+        now = time.perf_counter()
+        self.laps[name] = (now - (self.started if since_start else self.last)) * 1000
+        self.last = now
+
+    def rounded(self) -> dict[str, float]:
+        return {k: round(v, 1) for k, v in self.laps.items()}
+
+
 SENTENCE_BATCH = 8
 
 
 class _VectorCache:
     """Sentence embeddings by text: passages recur across questions, embedding them does not need to."""
 
-    def __init__(self, embedder, size: int = 8192) -> None:
+    def __init__(self, embedder: Embedder, size: int = 8192) -> None:
         self._embedder = embedder
         self._size = size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -99,18 +142,22 @@ class Assistant:
     >>> bot.ask("How many Hezbollah fighters had died in Syria?").text
     """
 
-    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+    def __init__(self, settings: Settings | None = None, *, chat_model: ChatModel | None = None,
+                 embedder: Embedder | None = None, **overrides: Any) -> None:
+        """`chat_model` and `embedder` replace the configured language model and the shipped
+        embedding model (any object with their methods); keyword overrides replace settings."""
         self.settings = (settings or load_settings()).replace(**overrides) if overrides else (settings or load_settings())
         self.index = CorpusIndex(self.settings)
         self.last_ingest: IngestReport | None = None
         self._retriever: HybridRetriever | None = None
         self._lock = threading.RLock()
-        self._embedder = None
-        self._vectors: _VectorCache | None = None
+        self._chat_model = chat_model
+        self._embedder = embedder
+        self._vectors: _VectorCache | None = _VectorCache(embedder) if embedder is not None else None
 
     # Loading ---------------------------------------------------------------------------
     @property
-    def embedder(self):
+    def embedder(self) -> Embedder:
         if self._embedder is None:
             from .embedding import load_embedder
 
@@ -147,7 +194,7 @@ class Assistant:
         state, why = self.index.status()
         if state != "current":
             if not self.settings.auto_ingest and state in ("missing", "incompatible"):
-                raise IndexError(f"{why}; build it with: qa ingest")
+                raise IndexUnavailable(f"{why}; build it with: qa ingest")
             if self.settings.auto_ingest:
                 try:
                     self.ingest()  # rebuilds an incompatible index itself, saying why
@@ -161,7 +208,7 @@ class Assistant:
     def _reopen_if_moved(self, force: bool = False) -> HybridRetriever:
         build = self.index.current_build()
         if build is None:
-            raise IndexError(f"no index in {self.settings.index_dir}; build it with: qa ingest")
+            raise IndexUnavailable(f"no index in {self.settings.index_dir}; build it with: qa ingest")
         stale = self._retriever is None or self._retriever.build_dir != build or self._retriever.broken
         if force or stale:
             # The old retriever is not closed here: a question may still be using it. Its
@@ -201,49 +248,24 @@ class Assistant:
 
     def _answer(self, question: str, history: Sequence[Sequence[str]] | None,
                 overrides: dict[str, Any]) -> Iterator[tuple[str, Answer | None, list[Passage]]]:
-        settings = self.settings.replace(**overrides) if overrides else self.settings
-        question = validate_question(question, settings.max_question_chars)
-        started = time.perf_counter()
-        retriever = self.retriever()
-        try:
-            pairs = history_from_pairs(history)
-        except (TypeError, ValueError) as exc:
-            raise QuestionError(f"history must be a list of [question, answer] pairs: {exc}") from None
-        for turn, pair in enumerate(pairs):
-            for text in pair:
-                unusable = _unusable_character(text)
-                if unusable:
-                    raise QuestionError(f"history[{turn}] contains {unusable}; remove it and ask again")
-        model = chat_model(settings) if settings.answerer != "extractive" else None
-        timings: dict[str, float] = {}
-        condensed = self._condense(question, pairs, model, settings, timings)
-        decomposed = decompose(condensed.for_scoring)
-        query_vector = self._query_vector(condensed.retrieval)
-        timings["embed"] = (time.perf_counter() - started) * 1000 - timings.get("condense", 0.0)
-        queries = [(condensed.retrieval, query_vector)]
-        if len(decomposed.parts) > 1:
-            parts = [(p, self._query_vector(p)) for p in decomposed.parts]
-            queries += parts
-        elif condensed.for_scoring == condensed.retrieval:
-            parts = [(condensed.for_scoring, query_vector)]  # the same text: embedded once
-        else:
-            parts = [(condensed.for_scoring, self._query_vector(condensed.for_scoring))]
-        passages = retriever.retrieve_many([(q, v.tolist()) for q, v in queries], top_k=settings.top_k,
-                                           mode=settings.retrieval_mode)
-        timings["retrieve"] = (time.perf_counter() - started) * 1000 - timings["embed"] - timings.get("condense", 0.0)
-        answerer = ExtractiveAnswerer(self._vectors, retriever.idf, settings.abstain_threshold,
-                                      settings.max_answer_sentences, known=retriever.in_corpus)
-        answer = answerer.answer(parts, passages, display_question=question, alternatives=decomposed.alternatives)
+        """The pipeline as named steps: understand, retrieve, answer (quote), then generate."""
+        settings = self.settings.for_call(**overrides)
+        timer = _Timer()
+        model = self.chat_model(settings)
+        query = self.understand(question, history, settings, model, timer)
+        passages = self.retrieve(query, settings)
+        timer.lap("retrieve")
+        answer = self.quote(query, passages, settings)
         # The LLM is asked only when the corpus answers: an abstention stays an abstention.
         if model is not None and not answer.abstained:
             generated = None
-            for text, generated in self._generate(model, question, condensed.display, passages, answer, settings):
+            for text, generated in self.generate(model, query, passages, answer, settings):
                 if generated is None:
                     yield text, None, passages
             answer = generated
-        answer.standalone_question = condensed.display
-        timings["total"] = (time.perf_counter() - started) * 1000
-        answer.timings_ms = {k: round(v, 1) for k, v in timings.items()}
+        answer.standalone_question = query.condensed.display
+        timer.lap("total", since_start=True)
+        answer.timings_ms = timer.rounded()
         if answer.answerer == "extractive" and not answer.notice:
             shown = ""
             for piece in _sentence_pieces(answer.text)[:-1]:
@@ -251,32 +273,54 @@ class Assistant:
                 yield shown, None, passages
         yield answer.text, answer, passages
 
-    def _condense(self, question: str, pairs: list[tuple[str, str]], model, settings: Settings,
-                  timings: dict[str, float]):
-        """A follow-up made standalone: by the LLM when there is one (llama-index's
-        condense-plus-context prompt), by rules otherwise or when the LLM's reply is unusable."""
-        from .chat import Condensed, is_followup
+    # The steps --------------------------------------------------------------------------
+    def chat_model(self, settings: Settings) -> ChatModel | None:
+        """The language model answers are generated with, or None for quoted answers."""
+        if settings.answerer == "extractive":
+            return None
+        return self._chat_model or chat_model(settings)
 
-        if model is None or not pairs or not is_followup(question):
-            return condense(question, pairs)
-        from .generate import clean_condensed, condense_prompt
-        from .llms import LLMError
+    def understand(self, question: str, history: Sequence[Sequence[str]] | None, settings: Settings,
+                   model: ChatModel | None = None, timer: "_Timer | None" = None) -> Query:
+        """Check the question and history, make a follow-up standalone, split a compound
+        question into parts, and embed what will be searched for and scored against."""
+        timer = timer or _Timer()
+        question = validate_question(question, settings.max_question_chars)
+        pairs = validate_history(history)
+        condensed = condense(question, pairs, model, settings.max_question_chars)
+        if model is not None and condensed.followup:
+            timer.lap("condense")   # the model was asked to rewrite the follow-up
+        decomposed = decompose(condensed.for_scoring)
+        retrieval_vector = self._query_vector(condensed.retrieval)
+        searches = [(condensed.retrieval, retrieval_vector)]
+        if len(decomposed.parts) > 1:
+            parts = [(p, self._query_vector(p)) for p in decomposed.parts]
+            searches += parts
+        elif condensed.for_scoring == condensed.retrieval:
+            parts = [(condensed.for_scoring, retrieval_vector)]  # the same text: embedded once
+        else:
+            parts = [(condensed.for_scoring, self._query_vector(condensed.for_scoring))]
+        timer.lap("embed")
+        return Query(question, condensed, decomposed, searches, parts)
 
-        started = time.perf_counter()
-        try:
-            reply = model.complete("You rewrite follow-up questions.", condense_prompt(question, pairs),
-                                   max_tokens=80)
-            standalone = clean_condensed(reply, question, settings.max_question_chars, pairs)
-        except LLMError as exc:
-            logging.getLogger("qa").warning("follow-up condensed by rules: %s", exc)
-            standalone = None
-        timings["condense"] = (time.perf_counter() - started) * 1000
-        if standalone is None:
-            return condense(question, pairs)
-        return Condensed(standalone, standalone, True)
+    def retrieve(self, query: Query, settings: Settings) -> list[Passage]:
+        """The passages for the question (and for each part of a compound one), best first."""
+        return self.retriever().retrieve_many([(q, v.tolist()) for q, v in query.searches], top_k=settings.top_k,
+                                              mode=settings.retrieval_mode,
+                                              candidates=settings.candidates_per_retriever)
 
-    def _generate(self, model, question: str, standalone: str, passages: list[Passage], extractive: Answer,
-                  settings: Settings) -> Iterator[tuple[str, Answer | None]]:
+    def answerer(self, settings: Settings) -> ExtractiveAnswerer:
+        retriever = self.retriever()
+        return ExtractiveAnswerer(self.vectors, retriever.idf, settings.abstain_threshold,
+                                  settings.max_answer_sentences, known=retriever.in_corpus)
+
+    def quote(self, query: Query, passages: list[Passage], settings: Settings) -> Answer:
+        """The extractive answer: sentences quoted from the passages, or an abstention."""
+        return self.answerer(settings).answer(query.parts, passages, display_question=query.question,
+                                              alternatives=query.decomposed.alternatives)
+
+    def generate(self, model: ChatModel, query: Query, passages: list[Passage], extractive: Answer,
+                 settings: Settings) -> Iterator[tuple[str, Answer | None]]:
         """Stream the model's reply, then check it; the extractive answer replaces it (with a
         notice saying why) when the model fails or nothing it wrote is supported."""
         from .generate import check_reply, compose_generated, system_prompt, user_prompt
@@ -287,7 +331,8 @@ class Assistant:
         reply, tokens = "", 0
         started = time.perf_counter()
         try:
-            for delta in model.stream(system_prompt(settings.max_answer_sentences), user_prompt(standalone, shown)):
+            for delta in model.stream(system_prompt(settings.max_answer_sentences),
+                                      user_prompt(query.condensed.display, shown)):
                 reply += delta
                 tokens += 1
                 yield reply, None
@@ -302,13 +347,14 @@ class Assistant:
                  "sentences": len(checked.sentences), "unsupported": len(checked.sentences) - len(checked.supported),
                  "invented_citations": checked.invented_citations, "citations_added": checked.citations_added,
                  "reply": reply}
-        answer = compose_generated(question, checked, shown, settings.unsupported, self.vectors)
+        answer = compose_generated(query.question, checked, shown, settings.unsupported, self.vectors)
         if answer is None:
             why = ("said the passages do not answer" if checked.said_no_answer else
                    f"wrote {len(checked.sentences)} sentence(s), none supported by the passages it cited")
             answer = _with_notice(extractive, f"The language model {why}, so this is the extractive answer.")
         answer.generation = stats
         yield answer.text, answer
+
     # The corpus ------------------------------------------------------------------------
     def documents(self) -> list[dict[str, Any]]:
         """The indexed documents: path, title, publisher, date and chunk count."""

@@ -17,12 +17,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .answer import Answer, ExtractiveAnswerer
+from .extractive import ExtractiveAnswerer
 from .config import Settings
 from .corpus import corpus_files
 from .embedding import model_info
 from .index import chroma_client
-from .retrieve import Passage, TermStatistics
+from .lexicon import TermStatistics
+from .types import Answer, Passage
 
 COLLECTION = "baseline"
 SIMILARITY_TOP_K = 2

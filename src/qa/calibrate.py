@@ -11,24 +11,21 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer import ExtractiveAnswerer
-from .chat import condense
 from .evaluate import load_eval_set
 
 
 def evidence_scores(assistant, path: Path) -> list[tuple[str, bool, float]]:
-    """(id, answerable, best evidence score) for each question of the set."""
-    retriever = assistant.retriever()
+    """(id, answerable, best evidence score) for each question of the set, through the
+    assistant's own steps: understand, retrieve, then score candidate sentences as the
+    extractive answerer does (the best part of a compound question counts)."""
     settings = assistant.settings
-    answerer = ExtractiveAnswerer(assistant.vectors, retriever.idf, 0.0, settings.max_answer_sentences)
+    answerer = assistant.answerer(settings)
     rows = []
     for item in load_eval_set(path):
-        condensed = condense(item.question, item.history)
-        vector = np.asarray(assistant.embedder.get_query_embedding(condensed.retrieval), dtype=np.float32)
-        passages = retriever.retrieve(condensed.retrieval, query_embedding=vector.tolist())
-        scoring = np.asarray(assistant.embedder.get_query_embedding(condensed.for_scoring), dtype=np.float32)
-        candidates = answerer.candidates(condensed.for_scoring, scoring, passages)
-        rows.append((item.id, not item.unanswerable, answerer.evidence_score(candidates)))
+        query = assistant.understand(item.question, item.history, settings)
+        passages = assistant.retrieve(query, settings)
+        best = max(answerer.evidence_score(answerer.candidates(text, vector, passages)) for text, vector in query.parts)
+        rows.append((item.id, not item.unanswerable, best))
     return rows
 
 
@@ -71,7 +68,7 @@ _THRESHOLDS = np.round(np.arange(0.30, 0.96, 0.01), 2)
 def judge_signals(assistant, path: Path) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
     """For each labelled pair: the pair, its label, its blended score for every weight of the
     grid (rows: pairs, columns: weights), and whether numbers and negation agree."""
-    from .answer import strip_attribution
+    from .citations import strip_attribution
     from .support import SupportJudge, load_labels
 
     pairs = load_labels(path)

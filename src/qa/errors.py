@@ -1,18 +1,18 @@
-"""Errors about the index, shared by index.py, store.py and retrieve.py (re-exported by qa.index)."""
+"""Errors about the index, shared by index.py, store.py and retrieve.py (qa.IndexUnavailable)."""
 
 from __future__ import annotations
 
 
-class IndexError(RuntimeError):  # noqa: A001 - qa.index.IndexError reads naturally
+class IndexUnavailable(RuntimeError):
     """The index is missing, unusable or busy; the message says what to run."""
 
 
-class IndexBusy(IndexError):
+class IndexBusy(IndexUnavailable):
     pass
 
 
-class StoreUnavailable(IndexError):
+class StoreUnavailable(IndexUnavailable):
     """The Chroma server holding the vectors does not answer; the message names it and how to start it."""
 
 
-__all__ = ["IndexError", "IndexBusy", "StoreUnavailable"]
+__all__ = ["IndexUnavailable", "IndexBusy", "StoreUnavailable"]

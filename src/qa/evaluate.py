@@ -16,10 +16,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
-from .answer import Answer, answer_sentences, statements
-from .metrics import (Judge, citation_scores, has_key_facts, is_gold, mean, median, normalize, percentile,
+from .citations import answer_sentences, statements
+from .lexicon import normalize
+from .metrics import (Judge, citation_scores, has_key_facts, is_gold, mean, median, percentile,
                       retrieval_scores, token_f1)
-from .retrieve import Passage
+from .types import Answer, Passage
 
 QUESTION_TYPES = ("single", "multi", "conflict", "unanswerable", "followup")
 RUN_FORMAT = "qa-eval-run/1"

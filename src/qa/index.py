@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 from .chunking import Chunk, chunk_document
 from .config import Settings
 from .corpus import Document, SkippedFile, corpus_files, load_corpus
-from .errors import IndexBusy, IndexError, StoreUnavailable
+from .errors import IndexBusy, IndexUnavailable, StoreUnavailable
 from .store import LOCAL_COLLECTION, Store, local_client
 
 log = logging.getLogger("qa")
@@ -151,7 +151,7 @@ class CorpusIndex:
         try:
             return _read_manifest(build / "manifest.json")
         except ValueError as exc:
-            raise IndexError(f"{exc}; rebuild it with: qa ingest --rebuild") from None
+            raise IndexUnavailable(f"{exc}; rebuild it with: qa ingest --rebuild") from None
 
     # Status ------------------------------------------------------------------
     def status(self) -> tuple[str, str]:
@@ -223,7 +223,7 @@ class CorpusIndex:
     def _ingest_locked(self, rebuild: bool) -> IngestReport:
         if not self.corpus_dir.is_dir():
             # An index is never emptied because a path was mistyped.
-            raise IndexError(f"the corpus folder {self.corpus_dir} does not exist; check corpus_dir / QA_CORPUS_DIR")
+            raise IndexUnavailable(f"the corpus folder {self.corpus_dir} does not exist; check corpus_dir / QA_CORPUS_DIR")
         current = self.current_build()
         manifest, unreadable = None, ""
         if current is not None:
@@ -465,7 +465,7 @@ def build_bm25(collection, path: Path) -> None:
     """Keyword index over every chunk of the collection, persisted beside it."""
     from llama_index.retrievers.bm25 import BM25Retriever
 
-    from .retrieve import document_frequencies
+    from .lexicon import document_frequencies
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)
     nodes = all_nodes(collection)
@@ -514,5 +514,5 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["CorpusIndex", "IngestReport", "IndexError", "IndexBusy", "StoreUnavailable", "build_fingerprint",
+__all__ = ["CorpusIndex", "IngestReport", "IndexUnavailable", "IndexBusy", "StoreUnavailable", "build_fingerprint",
            "chroma_client", "all_nodes", "COLLECTION"]

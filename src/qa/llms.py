@@ -23,7 +23,7 @@ import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Protocol, runtime_checkable
 
 from .config import ConfigError, Settings
 
@@ -128,8 +128,20 @@ def _build(spec: LLMSpec, settings: Settings):
                           f"is missing)") from None
 
 
-class ChatModel:
-    """A configured LLM: stream(system, user) yields pieces of the reply."""
+@runtime_checkable
+class ChatModel(Protocol):
+    """The seam between qa and a language model. `stream` yields pieces of the reply and
+    raises LLMError (saying why) when the model fails."""
+
+    name: str
+
+    def stream(self, system: str, user: str, max_tokens: int | None = None) -> Iterator[str]: ...
+
+    def complete(self, system: str, user: str, max_tokens: int | None = None) -> str: ...
+
+
+class LlamaIndexChatModel:
+    """A configured LLM through llama-index's integration: stream(system, user) yields pieces of the reply."""
 
     def __init__(self, spec: LLMSpec, settings: Settings) -> None:
         self.spec = spec
@@ -215,7 +227,7 @@ class _NullLock:
         pass
 
 
-def _explain(model: ChatModel, exc: Exception, elapsed: float) -> str:
+def _explain(model: LlamaIndexChatModel, exc: Exception, elapsed: float) -> str:
     name = type(exc).__name__
     text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
     where = model.spec.base_url or model.spec.model
@@ -227,12 +239,12 @@ def _explain(model: ChatModel, exc: Exception, elapsed: float) -> str:
     return f"{model.name} failed after {elapsed:.1f} s: {name}: {text}"
 
 
-_OPENED: "weakref.WeakSet[ChatModel]" = weakref.WeakSet()
+_OPENED: "weakref.WeakSet[LlamaIndexChatModel]" = weakref.WeakSet()
 
 
 @lru_cache(maxsize=4)
-def _cached(spec: LLMSpec, settings_key: tuple) -> ChatModel:
-    model = ChatModel(spec, Settings(**dict(settings_key)))
+def _cached(spec: LLMSpec, settings_key: tuple) -> LlamaIndexChatModel:
+    model = LlamaIndexChatModel(spec, Settings(**dict(settings_key)))
     _OPENED.add(model)
     return model
 
@@ -243,7 +255,7 @@ def _close_models() -> None:
         model.close()
 
 
-def chat_model(settings: Settings) -> ChatModel | None:
+def chat_model(settings: Settings) -> LlamaIndexChatModel | None:
     """The configured LLM (loaded once per process and configuration), or None."""
     spec = parse_spec(settings.llm, settings.llm_base_url)
     if spec is None:
@@ -253,4 +265,4 @@ def chat_model(settings: Settings) -> ChatModel | None:
     return _cached(spec, key)
 
 
-__all__ = ["ChatModel", "LLMError", "LLMSpec", "parse_spec", "chat_model", "smollm2_path"]
+__all__ = ["ChatModel", "LlamaIndexChatModel", "LLMError", "LLMSpec", "parse_spec", "chat_model", "smollm2_path"]

@@ -14,18 +14,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "\u00a0": " ", "–": "-", "—": "-"})
+from .lexicon import normalize
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation + "“”‘’–—")
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)]*$")
 
 Judge = Callable[[str, Sequence[str]], bool]
 """judge(claim, passages) -> True when the passages, read together, support the claim."""
-
-
-def normalize(text: str) -> str:
-    """Case-, quote-, dash- and whitespace-insensitive form used for substring matching."""
-    return " ".join(text.translate(_QUOTES).lower().split())
 
 
 # Answers ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .chat import condense
+from .chat import condense_by_rules
 
 _AND_WH = re.compile(r",?\s+and\s+(?=(?:what|where|when|who|whom|whose|which|how|why)\b)", re.I)
 _IMPERATIVE = re.compile(r"^(name|list|give|identify)\s+", re.I)
@@ -55,7 +55,7 @@ def decompose(question: str) -> Decomposed:
     if len(parts) == 1:
         return Decomposed([question])
     # Later parts often refer back to the first ("... and where was he ..."): resolve them.
-    resolved = [parts[0]] + [condense(p, [(parts[0], parts[0])]).display.split(" (following up:")[0]
+    resolved = [parts[0]] + [condense_by_rules(p, [(parts[0], parts[0])]).display.split(" (following up:")[0]
                              for p in parts[1:]]
     return Decomposed(resolved)
 

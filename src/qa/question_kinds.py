@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .retrieve import stopwords, terms
+from .lexicon import CALENDAR, MONTH_PATTERN, WEEKDAYS, stopwords, terms
 
 _QUANTITY_Q = re.compile(r"\b(how many|how much|number of|how large|how big|how far|how long|how old|"
                          r"what size|toll|count)\b", re.I)
@@ -18,9 +18,7 @@ _DATE_Q = re.compile(r"^\s*(on |by |since |until )?(when|what (day|date|month|ye
 _NUMBER = re.compile(r"\b\d[\d,.]*(?:-\d[\d,.]*)?\b")
 _QUANTITY_WORDS = re.compile(r"\b(hundreds|thousands|dozens|millions|dozen|several thousand|scores|one|two|three|"
                              r"four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|fifty|hundred|thousand)\b", re.I)
-_DATE = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|"
-                   r"December|Jan|Feb|Sept?|Oct|Nov|Dec|Monday|Tuesday|Wednesday|Thursday|Friday|"
-                   r"Saturday|Sunday|19\d\d|20\d\d)\b")
+_DATE = re.compile(rf"\b({MONTH_PATTERN}|{'|'.join(WEEKDAYS)}|19\d\d|20\d\d)\b")
 _ENTITY_Q = re.compile(r"^\s*(who|whom|whose|which|name)\b|\b(what|which) (\w+ ){0,2}(name|agency|country|"
                        r"countries|group|unit|city|town|minister|official|general|commander|newspaper|"
                        r"shrine|airport|province|leaders?|officials?)\b", re.I)
@@ -28,9 +26,6 @@ _PLACE_Q = re.compile(r"^\s*where\b|\b(in|to|from|through) (which|what) \w+", re
 _REASON_Q = re.compile(r"^\s*why\b|\bwhat (was|were|is|are) the reasons?\b|\bfor what reason\b", re.I)
 _REASON = re.compile(r"\b(because|reasons?|due to|as a result|owing to|in order to|so as to|led to|caused|"
                      r"to protect|to defend|keeps?|aim was)\b", re.I)
-CALENDAR = {"january", "february", "march", "april", "may", "june", "july", "august", "september",
-             "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
-             "saturday", "sunday", "jan", "feb", "sept", "oct", "nov", "dec"}
 CAPITALISED = re.compile(r"(?<![\w’'-])[A-Z][\w’'-]+")
 
 
@@ -126,8 +121,7 @@ def supplies(kind: str, sentence: str, question: str) -> bool:
     return any(not _already_asked(name, asked) for name in _names(sentence))
 
 
-_DAY_OF_MONTH = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|"
-                           r"November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?,?\s+$")
+_DAY_OF_MONTH = re.compile(rf"\b({MONTH_PATTERN})\.?,?\s+$")
 
 
 def quantities(text: str) -> set[str]:

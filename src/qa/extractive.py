@@ -8,13 +8,23 @@ a citation can be checked by string comparison and cannot be hallucinated.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 
-from .answer_types import (
-    CALENDAR,
+from .citations import (
+    CONFLICT_REMARK,
+    LEADING_CONNECTIVE,
+    NOT_ANSWERED_TEXT,
+    ABSTAIN_TEXT,
+    append_markers,
+    attributed,
+    quote,
+    strip_markers,
+    verify_quotes,
+)
+from .question_kinds import (
     CAPITALISED,
     asked_for_noun,
     event_terms,
@@ -26,9 +36,9 @@ from .answer_types import (
     unnamed_in,
 )
 from .chunking import split_sentences
-from .corpus import human_date
 from .embedding import leading_word_pieces
-from .retrieve import Passage, stopwords, terms
+from .lexicon import CALENDAR, MONTHS, stopwords, terms
+from .types import Answer, Citation, Passage
 
 # Weights of the sentence score; with abstain_threshold they were chosen by
 # `qa calibrate corpus/eval/aleppo.jsonl` (see README, "Abstention").
@@ -46,64 +56,15 @@ STANDFIRST_WORDS = 14      # an unpunctuated line this long is a summary, not a 
 COVERAGE_GAIN = 0.2        # share of the question's term weight a further sentence must add
 
 _DENIAL = re.compile(r"\b(denied|denies|deny|dismiss(ed|ing)?|refuted|disputed|contradict\w*)\b", re.I)
-_LEADING_CONNECTIVE = re.compile(r"^(But|And|However|Yet|So|Meanwhile|Also),?\s+")
 _EARLY_PRONOUN = re.compile(r"^(\S+\s+){0,12}?(its|their|they|them|he|his|she|her|this|these|those)\b", re.I)
 _BACK_REFERENCE = re.compile(r"^(They|Their|Them|He|His|She|Her|It|Its|This|These|Those|The unit|The report)\b")
 _LOWERCASE_OK = {"the", "a", "an", "their", "its", "his", "her", "this", "these", "those", "most", "many",
                  "some", "several", "party", "in", "on", "at", "since", "until", "after", "before", "like",
                  "among", "under", "over", "about", "although", "both", "each", "one", "two", "three",
                  "all", "heavy", "top", "former", "deep", "reports"}
-_MARKERS = re.compile(r"\s*\[(\d+)\]")
 _DATELINE = re.compile(r"^(\w+day,? )?\d{1,2} \w+ \d{4}(, by\b| \d\d[.:]\d\d)|^By [A-Z]")
 _COMPLETE = re.compile(r"[.!?][\"'”’)\]]*$")
 _INTRODUCES_QUOTE = re.compile(r"\b(said|says|stated|added|wrote|told [\w ]{1,30}|declared|warned)[.:]$")
-
-ABSTAIN_TEXT = "The corpus does not say. None of the indexed passages answers this question"
-NOT_ANSWERED_TEXT = "The corpus does not answer the rest:"
-
-
-@dataclass
-class Citation:
-    number: int
-    text: str            # the full passage text that was cited
-    source: str          # "The Guardian — Iran hails victory in Aleppo… (2016-12-14)"
-    path: str            # corpus file the passage comes from
-    start: int           # offsets of the passage in that file's original text
-    end: int
-    title: str = ""
-    publisher: str = ""
-    date: str = ""
-    url: str = ""
-    highlights: list[tuple[int, int]] = field(default_factory=list)  # sentences relied on, offsets in text
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["highlights"] = [list(span) for span in self.highlights]
-        return data
-
-
-@dataclass
-class Answer:
-    question: str
-    text: str
-    citations: list[Citation]
-    abstained: bool
-    conflict: bool = False
-    standalone_question: str = ""
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    answerer: str = "extractive"    # "extractive", or "llm" for a generated, checked answer
-    notice: str = ""                # why a generated answer was replaced (also the text's first sentence)
-    generation: dict[str, Any] = field(default_factory=dict)  # model, tokens, tokens/s, dropped sentences
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"question": self.question, "standalone_question": self.standalone_question,
-                "text": self.text, "abstained": self.abstained, "conflict": self.conflict,
-                "citations": [c.to_dict() for c in self.citations], "timings_ms": self.timings_ms,
-                "answerer": self.answerer, "notice": self.notice, "generation": self.generation}
-
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass
 class _Candidate:
@@ -123,21 +84,11 @@ class _Candidate:
         return DENSE_WEIGHT * self.dense + LEXICAL_WEIGHT * self.lexical + self.bonus
 
 
-def attribution(passage: Passage) -> str:
-    """'The Guardian (14 December 2016)' for a passage's source."""
-    meta = passage.metadata
-    who = meta.get("publisher") or meta.get("title") or passage.doc_id
-    when = human_date(str(meta.get("date", "")))
-    return f"{who} ({when})" if when else str(who)
-
-
 def _normalize(text: str) -> str:
     return " ".join(text.replace("\u00a0", " ").split()).lower()
 
 
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
-_MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
-                "october", "november", "december")
 
 
 def _date_match(question: str, passage: Passage) -> float:
@@ -150,7 +101,7 @@ def _date_match(question: str, passage: Passage) -> float:
     month = int(published[5:7]) if len(published) >= 7 and published[5:7].isdigit() else 0
     if not 1 <= month <= 12:
         month = 0
-    same_month = month and _MONTH_NAMES[month - 1] in lower
+    same_month = month and MONTHS[month - 1].lower() in lower
     return DATE_MATCH_BONUS * (2 if same_month else 1)
 
 
@@ -405,22 +356,12 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
-# Square brackets in the asker's words, quoted back in an answer, become full-width ones: a
-# "[1]" in a question would otherwise read as a citation marker (failing verification, or
-# linked to source 1 in the app) and "[Source 2]" would be normalised into one.
-_QUOTED_BRACKETS = str.maketrans({"[": "［", "]": "］"})
-
-
-def _quote(words: str) -> str:
-    return f"“{words.translate(_QUOTED_BRACKETS)}”"
-
-
 def abstention(question: str, reason: str = "") -> Answer:
     """An answer that states no fact: the corpus does not answer the question (and why, when known)."""
     if reason:
-        text = f"{reason}, so it cannot answer {_quote(question.strip())}."
+        text = f"{reason}, so it cannot answer {quote(question.strip())}."
     else:
-        text = f"{ABSTAIN_TEXT}: {_quote(question.strip())}."
+        text = f"{ABSTAIN_TEXT}: {quote(question.strip())}."
     return Answer(question=question, text=text, citations=[], abstained=True)
 
 
@@ -428,22 +369,11 @@ def _sentence_body(text: str, lead: bool) -> str:
     """The quoted sentence, adapted to follow 'According to X, '."""
     if not lead:
         return text
-    text = _LEADING_CONNECTIVE.sub("", text)
+    text = LEADING_CONNECTIVE.sub("", text)
     first = text.split(" ", 1)[0]
     if (first.lower() in _LOWERCASE_OK or first.lower() in stopwords()) and first[:1].isupper() and not first.isupper():
         text = first.lower() + text[len(first):]
     return text
-
-
-def _with_marker(sentence: str, number: int) -> str:
-    """'... troops.' -> '... troops [1].'; '... advisers.”' -> '... advisers.” [1]'."""
-    sentence = sentence.rstrip()
-    marker = f" [{number}]"
-    if re.search(r"[.!?]$", sentence):
-        return sentence[:-1] + marker + sentence[-1]
-    if re.search(r"[.!?][\"”’)]+$", sentence):
-        return sentence + marker
-    return sentence + marker + "."
 
 
 def compose(question: str, chosen: list[_Candidate], conflict: bool, unanswered: Sequence[str] = ()) -> Answer:
@@ -458,126 +388,24 @@ def compose(question: str, chosen: list[_Candidate], conflict: bool, unanswered:
         first_seen.setdefault(passage.doc_id, i)
     order.sort(key=lambda p: (first_seen[p.doc_id], p.clean_start))
     citations: list[Citation] = []
-    parts: list[str] = ["Sources disagree on this."] if conflict else []
-    attributed: set[str] = set()
+    parts: list[str] = [CONFLICT_REMARK] if conflict else []
+    told: set[str] = set()
     for number, passage in enumerate(order, start=1):
         sentences = sorted((c for c in chosen if c.passage is passage), key=lambda c: c.start)
         for cand in sentences:
-            lead = passage.doc_id not in attributed
+            lead = passage.doc_id not in told
             # A footnote mark in the source ("[3]") would read as a citation: it is dropped.
-            body = _sentence_body(_MARKERS.sub("", cand.text), lead)
+            body = _sentence_body(strip_markers(cand.text), lead)
             if lead:
-                # "According to X, their numbers…" reads well; "According to X, Raised by…" or
-                # "According to X, According to…" does not: quote those after "X wrote:".
-                if body[:1].islower():
-                    body = f"According to {attribution(passage)}, {body}"
-                else:
-                    body = f"{attribution(passage)} wrote: {body}"
-                attributed.add(passage.doc_id)
-            parts.append(_with_marker(body, number))
-        citations.append(Citation(
-            number=number, text=passage.text, source=passage.source, path=str(passage.metadata.get("path") or passage.doc_id),
-            start=passage.start, end=passage.end, title=str(passage.metadata.get("title", "")),
-            publisher=str(passage.metadata.get("publisher", "")), date=str(passage.metadata.get("date", "")),
-            url=str(passage.metadata.get("url", "")), highlights=[(c.start, c.end) for c in sentences]))
+                body = attributed(body, passage)
+                told.add(passage.doc_id)
+            parts.append(append_markers(body, [number]))
+        citations.append(Citation.from_passage(number, passage, [(c.start, c.end) for c in sentences]))
     for part in unanswered:
-        parts.append(f"{NOT_ANSWERED_TEXT} {_quote(part.strip().rstrip('?.'))}.")
+        parts.append(f"{NOT_ANSWERED_TEXT} {quote(part.strip().rstrip('?.'))}.")
     answer = Answer(question=question, text=" ".join(parts), citations=citations, abstained=False, conflict=conflict)
-    verify(answer)
+    verify_quotes(answer)
     return answer
 
 
-_MARKER_RUN = re.compile(r"(?:\s*\[\d+\])+[.!?]?(?=\s|$)")
-_CITATION_FORMS = re.compile(r"\[(?:(?:source|passage)\s*)?(\d+(?:\s*(?:,|and)\s*\d+)+|(?:source|passage)\s*\d+)\]", re.I)
-
-
-def normalize_citations(text: str) -> str:
-    """'[1, 2]', '[Source 1]', '[passage 2]' -> '[1][2]', the one form the parser reads."""
-    return _CITATION_FORMS.sub(lambda m: "".join(f"[{n}]" for n in re.findall(r"\d+", m.group(1))), text)
-
-
-def parse_markers(text: str) -> list[tuple[str, list[int]]]:
-    """Split an answer into (sentence, [citation numbers]) pairs, markers removed.
-
-    A run of markers ends a cited sentence ("… troops [1]." or "… “hundreds.” [1]"); text
-    between runs is split with the chunker's sentence splitter, so "Maj. Gen." or a bracket
-    inside a quotation does not end a sentence. A marker inside a sentence ("troops [1], and
-    jets [2].") counts for that sentence too, as in ALCE."""
-    text = normalize_citations(text)
-    pieces: list[tuple[str, list[int]]] = []
-    position = 0
-    for run in _MARKER_RUN.finditer(text):
-        numbers = [int(n) for n in _MARKERS.findall(run.group())]
-        segment = text[position:run.start()] + run.group()[-1:].strip(" ]")
-        sentences = [segment[a:b] for a, b in split_sentences(segment)] or [""]
-        pieces += [(s, []) for s in sentences[:-1]] + [(sentences[-1].strip(), numbers)]
-        position = run.end()
-    rest = text[position:]
-    pieces += [(rest[a:b], []) for a, b in split_sentences(rest)]
-    out = []
-    for sentence, numbers in pieces:
-        inline = [int(n) for n in _MARKERS.findall(sentence)]
-        sentence = _MARKERS.sub("", sentence).strip()
-        numbers = list(dict.fromkeys(inline + numbers))
-        if sentence or numbers:
-            out.append((sentence, numbers))
-    return out
-
-
-_META_SENTENCE = re.compile(r"^(Sources disagree\b|The corpus does not\b|The language model\b)")
-_ATTRIBUTION = re.compile(r"^(According to [^,]{1,120}, |[^:“\"]{1,120} wrote: )")
-
-
-def strip_attribution(sentence: str) -> str:
-    """'According to X (date), their numbers…' -> 'their numbers…'; 'X wrote: …' -> '…'."""
-    return _ATTRIBUTION.sub("", sentence).strip()
-
-
-def answer_sentences(text: str) -> list[tuple[str, str | None, list[int]]]:
-    """Every sentence of an answer as (sentence, claim, citation numbers). The claim is the
-    sentence without its attribution ("According to X, ", "X wrote: "), which comes from
-    metadata, not the passage; it is None for the answerer's own remarks ("Sources disagree
-    on this.", "The corpus does not answer the rest: …"), which state nothing from the corpus."""
-    found = []
-    quoting_question = False   # the unanswered rest of the question is quoted to the end
-    for sentence, numbers in parse_markers(text):
-        quoting_question = quoting_question or sentence.startswith(NOT_ANSWERED_TEXT)
-        remark = quoting_question or (not numbers and _META_SENTENCE.match(sentence))
-        found.append((sentence, None if remark else (strip_attribution(sentence) or None), numbers))
-    return found
-
-
-def statements(text: str) -> list[tuple[str, list[int]]]:
-    """The claims of an answer with their citation numbers (see answer_sentences)."""
-    return [(claim, numbers) for _, claim, numbers in answer_sentences(text) if claim]
-
-
-class CitationError(AssertionError):
-    """An answer cites something it must not: a number not shown, or text not in the passage."""
-
-
-def verify_markers(answer: Answer) -> None:
-    """Every marker names a citation that is shown, and every citation shown is cited."""
-    numbers = {c.number for c in answer.citations}
-    used = {int(n) for n in _MARKERS.findall(answer.text)}
-    if used - numbers:
-        raise CitationError(f"answer cites {sorted(used - numbers)} but shows only {sorted(numbers)}")
-    if numbers - used:
-        raise CitationError(f"citations {sorted(numbers - used)} are shown but never cited")
-
-
-def verify(answer: Answer) -> None:
-    """verify_markers, and each highlighted sentence is quoted in the answer: for the
-    extractive answerer, whose sentences are quotations. Raises CitationError otherwise."""
-    verify_markers(answer)
-    for citation in answer.citations:
-        for start, end in citation.highlights:
-            quoted = _MARKERS.sub("", citation.text[start:end])
-            body = _normalize(_LEADING_CONNECTIVE.sub("", quoted))[:-1]
-            if body not in _normalize(answer.text):
-                raise CitationError(f"[{citation.number}] is cited for a sentence the answer does not quote")
-
-
-__all__ = ["Answer", "Citation", "ExtractiveAnswerer", "CitationError", "verify_markers", "parse_markers",
-           "normalize_citations", "statements", "answer_sentences", "strip_attribution", "verify",
-           "abstention", "attribution", "ABSTAIN_TEXT"]
+__all__ = ["ExtractiveAnswerer", "abstention", "compose"]
