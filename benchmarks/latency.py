@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from qa.assistant import Assistant
-    from qa.evaluate import load_eval_set
+    from qa.eval import load_eval_set
 
     bot = Assistant(progress=False)
     bot.ingest()

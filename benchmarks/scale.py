@@ -299,7 +299,7 @@ def child_model(tier: dict[str, Any], args) -> dict[str, Any]:
 
 def child_baseline_ingest(tier: dict[str, Any], args) -> dict[str, Any]:
     """Build the baseline's Chroma collection (unless its fingerprint is current)."""
-    from qa.baseline import COLLECTION, BaselinePipeline, _fingerprint
+    from qa.eval.baseline import COLLECTION, BaselinePipeline, _fingerprint
     from qa.index import chroma_client
 
     settings = tier_settings(tier)
@@ -424,7 +424,7 @@ def child_questions(tier: dict[str, Any], args) -> dict[str, Any]:
     if not args.skip_baseline:
         from llama_index.core.schema import QueryBundle
 
-        from qa.baseline import SIMILARITY_TOP_K, BaselinePipeline, _node_passage
+        from qa.eval.baseline import SIMILARITY_TOP_K, BaselinePipeline, _node_passage
 
         pipeline = BaselinePipeline(settings, embedder, bot.new_embedding_cache())
         started = time.perf_counter()

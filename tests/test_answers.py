@@ -8,7 +8,7 @@ import re
 import pytest
 
 from qa.answer import Answer, Citation, CitationError, parse_markers, verify
-from qa.evaluate import OursPipeline, load_eval_set, run_pipeline, summary_table
+from qa.eval import OursPipeline, load_eval_set, run_pipeline, summary_table
 
 from conftest import CORPUS, EVAL_SET
 

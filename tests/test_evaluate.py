@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from qa.evaluate import (EvalSetError, QuestionResult, aggregate, compare, load_eval_set, load_run, parse_item,
-                         score_answer, summary_table)
-from qa.metrics import (citation_scores, contains_evidence, has_key_facts, is_gold, median, percentile,
-                        retrieval_scores, token_f1)
+from qa.eval import (EvalSetError, QuestionResult, aggregate, compare, load_eval_set, load_run, parse_item,
+                     score_answer, summary_table)
+from qa.eval.scoring import citation_scores, contains_evidence, has_key_facts, is_gold, retrieval_scores, token_f1
+from qa.eval.stats import median, percentile
 
 
 def _item(**kw):
@@ -197,7 +197,7 @@ def test_valid_sets_with_a_bom_or_a_raw_line_separator_are_read(tmp_path):
 
 
 def test_a_set_given_twice_is_refused(tmp_path):
-    from qa.evaluate import load_sets
+    from qa.eval import load_sets
 
     path = tmp_path / "set.jsonl"
     path.write_text('{"id": "a", "question": "a?", "answers": [["a"]]}\n', encoding="utf-8")
@@ -321,7 +321,7 @@ def test_markers_inside_a_sentence_and_lists_of_numbers_count():
 
 
 def test_pipeline_names_are_checked_before_anything_loads():
-    from qa.evaluate import pipeline_names
+    from qa.eval import pipeline_names
 
     assert pipeline_names("ours, baseline") == ["ours", "baseline"]
     with pytest.raises(EvalSetError, match="no pipeline"):

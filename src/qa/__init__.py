@@ -10,7 +10,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from .answer import Answer, Citation
 from .assistant import Assistant, QuestionError, ask
 from .config import Settings, load_settings
-from .evaluate import evaluate
+from .eval import evaluate
 from .index import IndexError as IndexUnavailable  # missing, busy or damaged index; says what to run
 
 __all__ = ["ask", "Assistant", "Answer", "Citation", "QuestionError", "Settings", "load_settings",

@@ -31,7 +31,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .chunking import split_sentences
-from .metrics import normalize
+from .eval.scoring import normalize
 from .retrieve import terms
 
 LEXICAL_WEIGHT = 0.4

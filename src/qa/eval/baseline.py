@@ -17,12 +17,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .answer import Answer, ExtractiveAnswerer
-from .config import Settings
-from .corpus import corpus_files
-from .embedding import model_info
-from .index import chroma_client
-from .retrieve import Passage, TermStatistics
+from ..answer import Answer, ExtractiveAnswerer
+from ..config import Settings
+from ..corpus import corpus_files
+from ..embedding import model_info
+from ..index import chroma_client
+from ..retrieve import Passage, TermStatistics
 
 COLLECTION = "baseline"
 SIMILARITY_TOP_K = 2
@@ -91,7 +91,7 @@ class BaselinePipeline:
     def trace(self, question: str, history: Sequence[Sequence[str]] | None = None) -> tuple[Answer, list[Passage]]:
         from llama_index.core.schema import QueryBundle
 
-        from .assistant import validate_question
+        from ..assistant import validate_question
 
         question = validate_question(question, self.settings.max_question_chars)  # same limits as ours
         if self._index is None:
