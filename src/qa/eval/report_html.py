@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-QUESTION_TYPES = ("single", "multi", "conflict", "unanswerable", "followup")
+from .catalogue import METRICS, MetricSpec, metric_spec
+from .datasets import QUESTION_TYPES
+
 PIPELINE_COLOURS = ("#2f5d8a", "#d9a441", "#6f9a72", "#9a6f98")  # dark blue / light amber: distinct in greyscale
 BAR_PLOT_HEIGHT = 150.0  # px of the 0..1 axis in the per-type bar charts
 LATENCY_WIDTH = 1100.0  # px of each latency strip
@@ -29,56 +31,14 @@ EXCERPT_CONTEXT = 240  # chars kept either side of the highlights
 MISSING = "–"
 
 
-# ---------------------------------------------------------------- metric catalogue
+# ---------------------------------------------------------------- metrics (catalogue.py)
 
-@dataclass(frozen=True)
-class MetricSpec:
-    key: str
-    label: str
-    definition: str
-    kind: str  # "count", "ratio" or "ms"
-    better: str | None  # "higher", "lower" or None (no judgement)
-
-
-METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("questions", "Questions", "Questions asked.", "count", None),
-    MetricSpec("errors", "Errors", "Questions where the pipeline failed and gave no answer.", "count", "lower"),
-    MetricSpec("hit_rate", "Hit rate", "Share of answerable questions with a gold passage in the top k retrieved.",
-               "ratio", "higher"),
-    MetricSpec("mrr", "MRR", "Mean reciprocal rank of the first gold passage retrieved (0 when none).",
-               "ratio", "higher"),
-    MetricSpec("gold_recall", "Gold recall", "Share of each question's evidence found in the top k retrieved, averaged.",
-               "ratio", "higher"),
-    MetricSpec("gold_cited", "Gold cited", "Share of answerable questions whose answer cites a gold passage.",
-               "ratio", "higher"),
-    MetricSpec("key_facts", "Key facts", "Share of answerable questions whose answer contains every key fact.",
-               "ratio", "higher"),
-    MetricSpec("token_f1", "Token F1", "Word-overlap F1 between the answer and the reference answer.",
-               "ratio", "higher"),
-    MetricSpec("similarity", "Similarity", "Embedding similarity between the answer and the reference answer.",
-               "ratio", "higher"),
-    MetricSpec("citation_recall", "Citation recall", "Share of answer sentences supported by the passages they cite.",
-               "ratio", "higher"),
-    MetricSpec("citation_precision", "Citation precision", "Share of citations that are needed (ALCE): each supports its sentence alone, or the others fail without it.",
-               "ratio", "higher"),
-    MetricSpec("abstention_recall", "Abstention recall", "Share of unanswerable questions the pipeline declined.",
-               "ratio", "higher"),
-    MetricSpec("abstention_precision", "Abstention precision", "Share of abstentions that were on unanswerable questions.",
-               "ratio", "higher"),
-    MetricSpec("latency_median_ms", "Latency, median", "Median time to answer one question.", "ms", "lower"),
-    MetricSpec("latency_p95_ms", "Latency, p95", "95th-percentile time to answer one question.", "ms", "lower"),
-)
 CHART_METRICS = ("key_facts", "gold_recall", "citation_recall", "abstention_recall")
 
 
-def metric_spec(key: str) -> MetricSpec:
-    """The catalogue entry for key; unknown keys get a plain, guessed entry."""
-    for spec in METRICS:
-        if spec.key == key:
-            return spec
-    if key.endswith("_ms"):
-        return MetricSpec(key, key.replace("_", " "), "", "ms", "lower")
-    return MetricSpec(key, key.replace("_", " "), "", "ratio", "higher")
+def title_label(spec: MetricSpec) -> str:
+    """The catalogue's label, capitalised as a table heading."""
+    return spec.label[:1].upper() + spec.label[1:]
 
 
 # ---------------------------------------------------------------- small helpers
@@ -95,6 +55,7 @@ def num(value: Any) -> float | None:
 
 
 def format_value(value: Any, kind: str) -> str:
+    """kind: a catalogue format ("count", "ratio", "ms", "rate")."""
     x = num(value)
     if x is None:
         return MISSING
@@ -102,6 +63,8 @@ def format_value(value: Any, kind: str) -> str:
         return f"{x:.0f}"
     if kind == "ms":
         return f"{x:,.0f} ms"
+    if kind == "rate":
+        return f"{x:.1f}"
     return f"{x:.2f}"
 
 
@@ -114,6 +77,8 @@ def format_difference(diff: float | None, kind: str) -> str:
         return f"{diff:+.0f}"
     if kind == "ms":
         return f"{diff:+,.0f} ms"
+    if kind == "rate":
+        return f"{diff:+.1f}"
     return f"{diff:+.2f}"
 
 
@@ -322,14 +287,14 @@ def render_summary(pipelines: list[Pipeline]) -> str:
 
 def render_summary_row(pipelines: list[Pipeline], key: str, compare: bool) -> str:
     spec = metric_spec(key)
-    cells = "".join(f'<td class="num">{esc(format_value(p.metrics.get(key), spec.kind))}</td>' for p in pipelines)
+    cells = "".join(f'<td class="num">{esc(format_value(p.metrics.get(key), spec.format))}</td>' for p in pipelines)
     if compare:
         diff = metric_difference(pipelines, key)
         cells += (f'<td class="num diff {difference_class(diff, spec.better)}">'
-                  f'{esc(format_difference(diff, spec.kind))}</td>')
+                  f'{esc(format_difference(diff, spec.format))}</td>')
     caption = f'<div class="cap">{esc(spec.definition)}</div>' if spec.definition else ""
     return (f'<tr data-metric="{esc(key)}"><th scope="row" title="{esc(spec.definition)}">'
-            f'{esc(spec.label)}{caption}</th>{cells}</tr>')
+            f'{esc(title_label(spec))}{caption}</th>{cells}</tr>')
 
 
 # ---------------------------------------------------------------- section: per-type bar charts
@@ -372,9 +337,9 @@ def render_bar_panel(metric: str, types: list[str], pipelines: list[Pipeline]) -
         parts.append(svg_text(centre, top + BAR_PLOT_HEIGHT + 15, kind, "xl"))
         parts.append(svg_text(centre, top + BAR_PLOT_HEIGHT + 28, f"n={type_count(pipelines, kind)}", "xs"))
     height = top + BAR_PLOT_HEIGHT + bottom
-    return (f'<figure class="panel"><figcaption><b>{esc(spec.label)}</b> <span class="cap">{esc(spec.definition)}'
+    return (f'<figure class="panel"><figcaption><b>{esc(title_label(spec))}</b> <span class="cap">{esc(spec.definition)}'
             f'</span></figcaption><svg class="chart" role="img" viewBox="0 0 {width:.0f} {height:.0f}" '
-            f'width="{width:.0f}" height="{height:.0f}"><title>{esc(spec.label)} by question type</title>'
+            f'width="{width:.0f}" height="{height:.0f}"><title>{esc(title_label(spec))} by question type</title>'
             f'{"".join(parts)}</svg></figure>')
 
 
@@ -856,4 +821,4 @@ def render_html(run: dict[str, Any]) -> str:
             f"<body><main>{''.join(sections)}</main><script>{SCRIPT}</script></body></html>\n")
 
 
-__all__ = ["BAR_PLOT_HEIGHT", "METRICS", "badness", "render_html", "worst_questions"]
+__all__ = ["BAR_PLOT_HEIGHT", "badness", "render_html", "worst_questions"]
