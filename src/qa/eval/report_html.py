@@ -14,13 +14,13 @@ from __future__ import annotations
 import html
 import json
 import math
-import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from .catalogue import METRICS, MetricSpec, metric_spec
 from .datasets import QUESTION_TYPES
+from .stats import median, percentile
 
 PIPELINE_COLOURS = ("#2f5d8a", "#d9a441", "#6f9a72", "#9a6f98")  # dark blue / light amber: distinct in greyscale
 BAR_PLOT_HEIGHT = 150.0  # px of the 0..1 axis in the per-type bar charts
@@ -94,14 +94,6 @@ def mark(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return f'<span class="na">{MISSING}</span>'
     return '<span class="yes">✓</span>' if bool(value) else '<span class="no">✗</span>'
-
-
-def percentile(values: Sequence[float], share: float) -> float | None:
-    """Nearest-rank percentile of values (None when empty)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def svg_text(x: float, y: float, text: str, css: str = "", anchor: str = "middle") -> str:
@@ -435,29 +427,29 @@ def render_latency(pipelines: list[Pipeline]) -> str:
 
 def latency_marks(p: Pipeline, values: list[float]) -> tuple[float | None, float | None]:
     """Median and p95: the run's own figures when it has them, else computed from the dots."""
-    median = num(p.metrics.get("latency_median_ms"))
+    middle = num(p.metrics.get("latency_median_ms"))
     p95 = num(p.metrics.get("latency_p95_ms"))
-    if median is None and values:
-        median = statistics.median(values)
+    if middle is None:
+        middle = num(median(values))
     if p95 is None:
-        p95 = percentile(values, 0.95)
-    return median, p95
+        p95 = num(percentile(values, 95))
+    return middle, p95
 
 
 def render_latency_strip(p: Pipeline, values: list[float], scale: Scale) -> str:
     height, mid = 92.0, 40.0
     parts = [render_x_axis(scale, height - 22)]
     if values:
-        q1, q3 = percentile(values, 0.25), percentile(values, 0.75)
+        q1, q3 = percentile(values, 25), percentile(values, 75)
         parts.append(f'<rect x="{scale(q1):.1f}" y="{mid - 16}" width="{max(1.0, scale(q3) - scale(q1)):.1f}" '
                      f'height="32" fill="{p.colour}" fill-opacity="0.16" stroke="{p.colour}" stroke-opacity="0.5"/>')
         for i, v in enumerate(values):
             jitter = ((i * 37) % 23) / 22 * 24 - 12
             parts.append(f'<circle cx="{scale(v):.1f}" cy="{mid + jitter:.1f}" r="3.2" fill="{p.colour}" '
                          f'fill-opacity="0.7"><title>{v:,.0f} ms</title></circle>')
-    median, p95 = latency_marks(p, values)
-    if median is not None:
-        parts.append(latency_marker(scale(median), mid, f"median {median:,.0f} ms", "median", prefer="end"))
+    middle, p95 = latency_marks(p, values)
+    if middle is not None:
+        parts.append(latency_marker(scale(middle), mid, f"median {middle:,.0f} ms", "median", prefer="end"))
     if p95 is not None:
         parts.append(latency_marker(scale(p95), mid, f"p95 {p95:,.0f} ms", "p95", prefer="start"))
     empty = "" if values else svg_text(LATENCY_WIDTH / 2, mid + 4, "no answered questions", "na-text")
