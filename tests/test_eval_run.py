@@ -42,14 +42,14 @@ def test_both_pipelines_are_scored_and_a_failing_question_does_not_stop_the_run(
         assert all(not by_id[i].error for i in ("s1", "u1", "f1"))
         assert pipeline.metrics()["errors"] == 1
     ours = {r.item.id: r for r in run.runs[0].results}
-    assert ours["s1"].scores["key_facts"] and ours["s1"].scores["hit"] == 1.0
-    assert ours["s1"].scores["citation_recall"] == 1.0 and ours["s1"].sentences[0]["supported"]
+    assert ours["s1"].scores.key_facts and ours["s1"].scores.hit == 1.0
+    assert ours["s1"].scores.citation_recall == 1.0 and ours["s1"].sentences[0].supported
     shown = ours["s1"].sentences[0]
-    assert shown["text"].startswith("According to FDD") and shown["text"].endswith(" [1].")
-    assert shown["claim"].startswith("since the operation")
-    assert ours["u1"].scores["abstained"] and ours["u1"].scores["abstention_correct"]
-    assert ours["f1"].scores["key_facts"]   # condensed with the history
-    assert 0.0 < ours["s1"].scores["similarity"] <= 1.0 and 0.0 < ours["s1"].scores["token_f1"] <= 1.0
+    assert shown.text.startswith("According to FDD") and shown.text.endswith(" [1].")
+    assert shown.claim.startswith("since the operation")
+    assert ours["u1"].scores.abstained and ours["u1"].scores.abstention_correct
+    assert ours["f1"].scores.key_facts   # condensed with the history
+    assert 0.0 < ours["s1"].scores.similarity <= 1.0 and 0.0 < ours["s1"].scores.token_f1 <= 1.0
     baseline = {r.item.id: r for r in run.runs[1].results}
     assert len(baseline["s1"].retrieved) >= 2   # two 1,024-token nodes, re-split into citation sources
     assert "s1" in [q["id"] for q in run.to_dict()["pipelines"]["baseline"]["questions"]]

@@ -14,7 +14,8 @@ from typing import Any, Callable, Sequence
 from .datasets import QUESTION_TYPES, EvalItem, EvalSetError, load_sets
 from .pipelines import PIPELINES, Pipeline, make_pipelines, pipeline_names
 from .report_text import summary_table
-from .scoring import Judge, QuestionResult, aggregate, is_gold, score_answer
+from .records import QuestionResult, RetrievedPassage
+from .scoring import Judge, aggregate, is_gold, score_answer
 
 RUN_FORMAT = "qa-eval-run/1"
 
@@ -37,6 +38,12 @@ class PipelineRun:
         return {"description": self.description, "settings": self.config, "metrics": _clean(self.metrics()),
                 "by_type": _clean(self.by_type()), "questions": [_clean(r.to_dict()) for r in self.results]}
 
+    @classmethod
+    def from_dict(cls, name: str, data: dict[str, Any]) -> PipelineRun:
+        """A saved pipeline run (its metrics are recomputed from its questions)."""
+        return cls(name, data.get("description") or "", data.get("settings") or {},
+                   [QuestionResult.from_dict(q) for q in data.get("questions") or []])
+
 
 def run_pipeline(pipeline: Pipeline, items: Sequence[EvalItem], judge: Judge | None,
                  similarity: Callable[[str, str], float] | None = None, progress: bool = False) -> PipelineRun:
@@ -48,10 +55,10 @@ def run_pipeline(pipeline: Pipeline, items: Sequence[EvalItem], judge: Judge | N
         try:
             answer, passages = pipeline.trace(item.question, history=item.history or None)
             texts = [p.text for p in passages]
-            result = score_answer(item, answer.to_dict(), texts, judge, similarity)
-            result.retrieved = [{"rank": i, "source": p.source, "path": str(p.metadata.get("path") or p.doc_id),
-                                 "start": p.start, "end": p.end, "gold": is_gold(p.text, item.evidence),
-                                 "text": p.text} for i, p in enumerate(passages, start=1)]
+            result = score_answer(item, answer, texts, judge, similarity)
+            result.retrieved = [RetrievedPassage(i, p.source, str(p.metadata.get("path") or p.doc_id), p.start, p.end,
+                                                 is_gold(p.text, item.evidence), p.text)
+                                for i, p in enumerate(passages, start=1)]
         except Exception as exc:  # noqa: BLE001 - reported per question, the run continues
             result = QuestionResult(item, None, error=f"{type(exc).__name__}: {exc}")
         results.append(result)
@@ -69,6 +76,15 @@ class EvalRun:
         k = next((r.config.get("top_k") for r in self.runs if r.config.get("top_k")), None)
         return {"format": RUN_FORMAT, "created": self.created, "sets": self.sets, "k": k, "judge": self.judge,
                 "pipelines": {r.name: r.to_dict() for r in self.runs}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvalRun:
+        """The run that `to_dict()` wrote (see `load_run`)."""
+        run = cls(list(data.get("sets") or []),
+                  [PipelineRun.from_dict(name, p) for name, p in (data.get("pipelines") or {}).items()],
+                  data.get("judge") or "")
+        run.created = data.get("created") or run.created
+        return run
 
     def save_json(self, path: Path | str) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
@@ -136,6 +152,8 @@ def _clean(value: Any) -> Any:
 
 
 def load_run(path: Path | str) -> dict[str, Any]:
+    """A saved run as the dict `EvalRun.to_dict()` wrote (compare and the HTML report read
+    that); `EvalRun.from_dict(load_run(path))` gives the typed run."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from ..answer import Answer, answer_sentences, statements
 from .datasets import EvalItem
+from .records import AnswerSentence, QuestionResult, QuestionScores
 from .stats import mean, median, percentile
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "\u00a0": " ", "–": "-", "—": "-"})
@@ -159,66 +160,45 @@ def citation_scores(statements: Sequence[tuple[str, list[int]]], passages: dict[
 
 
 # One answer, and a run ---------------------------------------------------------------
-@dataclass
-class QuestionResult:
-    item: EvalItem
-    answer: dict[str, Any] | None
-    retrieved: list[dict[str, Any]] = field(default_factory=list)
-    sentences: list[dict[str, Any]] = field(default_factory=list)
-    scores: dict[str, Any] = field(default_factory=dict)
-    error: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        item = self.item
-        return {"key": item.key, "id": item.id, "set": item.set, "line": item.line, "type": item.type,
-                "question": item.question, "history": [list(p) for p in item.history], "answers": item.answers,
-                "evidence": item.evidence, "reference_answer": item.reference_answer, "error": self.error,
-                "answer": self.answer, "retrieved": self.retrieved, "sentences": self.sentences,
-                "scores": self.scores}
-
-
-def score_answer(item: EvalItem, answer: dict[str, Any], passages: Sequence[str], judge: Judge | None,
+def score_answer(item: EvalItem, answer: Answer, passages: Sequence[str], judge: Judge | None,
                  similarity: Callable[[str, str], float] | None = None) -> QuestionResult:
-    """Scores of one answer (Answer.to_dict()) given the passages retrieved for it. A score
-    that does not apply to the question is None (e.g. key facts of an unanswerable one)."""
-    abstained = bool(answer["abstained"])
+    """Scores of one answer given the texts of the passages retrieved for it. A score that
+    does not apply to the question is None (e.g. key facts of an unanswerable one)."""
+    abstained = bool(answer.abstained)
     answerable = not item.unanswerable
-    claims = " ".join(s for s, _ in statements(answer["text"]))
+    claims = " ".join(s for s, _ in statements(answer.text))
     # Key facts are looked for in what the answer states, attribution included ("According to
     # The Guardian (14 December 2016)" says who and when), but not in the answerer's remarks,
     # which may quote the question back.
-    stated = " ".join(sentence for sentence, claim, _ in answer_sentences(answer["text"]) if claim)
-    scores: dict[str, Any] = {"hit": None, "rr": None, "gold_recall": None, "key_facts": None, "gold_cited": None,
-                              "token_f1": None, "similarity": None, "citation_recall": None,
-                              "citation_precision": None, "abstained": abstained,
-                              "abstention_correct": abstained == item.unanswerable,
-                              "latency_ms": float(answer.get("timings_ms", {}).get("total", 0.0)),
-                              "generated": answer.get("answerer") == "llm", "fell_back": bool(answer.get("notice")),
-                              "tokens_per_s": (answer.get("generation") or {}).get("tokens_per_s")}
+    stated = " ".join(sentence for sentence, claim, _ in answer_sentences(answer.text) if claim)
+    scores = QuestionScores(abstained=abstained, abstention_correct=abstained == item.unanswerable,
+                            latency_ms=float((answer.timings_ms or {}).get("total", 0.0)),
+                            generated=answer.answerer == "llm", fell_back=bool(answer.notice),
+                            tokens_per_s=(answer.generation or {}).get("tokens_per_s"))
     if answerable and item.evidence:
         found = retrieval_scores(passages, item.evidence)
-        scores.update(hit=found.hit, rr=found.rr, gold_recall=found.gold_recall)
-        scores["gold_cited"] = (not abstained) and any(is_gold(c["text"], item.evidence) for c in answer["citations"])
+        scores.hit, scores.rr, scores.gold_recall = found.hit, found.rr, found.gold_recall
+        scores.gold_cited = (not abstained) and any(is_gold(c.text, item.evidence) for c in answer.citations)
     if answerable and item.answers:
-        scores["key_facts"] = (not abstained) and has_key_facts(stated, item.answers)
+        scores.key_facts = (not abstained) and has_key_facts(stated, item.answers)
     if answerable and item.reference_answer:
         # An abstention on an answerable question states nothing: 0, not the overlap of its
         # quoted question with the reference.
         stating = claims and not abstained
-        scores["token_f1"] = token_f1(claims, item.reference_answer) if stating else 0.0
+        scores.token_f1 = token_f1(claims, item.reference_answer) if stating else 0.0
         if similarity is not None:
-            scores["similarity"] = similarity(claims, item.reference_answer) if stating else 0.0
-    sentences: list[dict[str, Any]] = []
+            scores.similarity = similarity(claims, item.reference_answer) if stating else 0.0
+    sentences: list[AnswerSentence] = []
     if not abstained and judge is not None:
-        shown = {c["number"]: c["text"] for c in answer["citations"]}
-        cited = citation_scores(statements(answer["text"]), shown, judge)
+        shown = {c.number: c.text for c in answer.citations}
+        cited = citation_scores(statements(answer.text), shown, judge)
         if cited is not None:
-            scores.update(citation_recall=cited.recall, citation_precision=cited.precision)
-            sentences = _judged_sentences(answer["text"], cited.sentences)
+            scores.citation_recall, scores.citation_precision = cited.recall, cited.precision
+            sentences = _judged_sentences(answer.text, cited.sentences)
     return QuestionResult(item, answer, sentences=sentences, scores=scores)
 
 
-def _judged_sentences(text: str, judged: list) -> list[dict[str, Any]]:
+def _judged_sentences(text: str, judged: list[JudgedSentence]) -> list[AnswerSentence]:
     """Every sentence as shown (markers kept), with the judge's verdict on its claim; the
     answerer's own remarks are not judged (supported: None)."""
     verdicts = iter(judged)
@@ -227,38 +207,34 @@ def _judged_sentences(text: str, judged: list) -> list[dict[str, Any]]:
         markers = "".join(f" [{n}]" for n in numbers)
         if markers and sentence[-1:] in ".!?":
             sentence, markers = sentence[:-1], markers + sentence[-1]
-        if claim is None:
-            out.append({"text": sentence + markers, "claim": None, "citations": numbers, "supported": None})
-        else:
-            verdict = next(verdicts)
-            out.append({"text": sentence + markers, "claim": claim, "citations": numbers,
-                        "supported": verdict.supported})
+        supported = None if claim is None else next(verdicts).supported
+        out.append(AnswerSentence(sentence + markers, claim, numbers, supported))
     return out
 
 
 def aggregate(results: Sequence[QuestionResult]) -> dict[str, Any]:
-    """Means over the questions each metric applies to (errors are counted, not scored)."""
-    ok = [r for r in results if not r.error]
-    unanswerable = [r for r in ok if r.item.unanswerable]
-    abstentions = [r for r in ok if r.scores["abstained"]]
-    latencies = [r.scores["latency_ms"] for r in ok]
+    """Means over the questions each metric applies to (errors are counted, not scored).
+    The keys are the catalogue's (catalogue.py)."""
+    scored = [(r, r.scores) for r in results if not r.error and r.scores is not None]
+    ok = [s for _, s in scored]
+    unanswerable = [s for r, s in scored if r.item.unanswerable]
+    abstentions = [r for r, s in scored if s.abstained]
+    latencies = [s.latency_ms for s in ok]
 
     def avg(name: str) -> float:
-        return mean(r.scores[name] for r in ok)
+        return mean(getattr(s, name) for s in ok)
 
     return {"questions": len(results), "errors": len(results) - len(ok),
             "hit_rate": avg("hit"), "mrr": avg("rr"), "gold_recall": avg("gold_recall"),
             "key_facts": avg("key_facts"), "gold_cited": avg("gold_cited"), "token_f1": avg("token_f1"),
             "similarity": avg("similarity"), "citation_recall": avg("citation_recall"),
             "citation_precision": avg("citation_precision"),
-            "abstention_recall": mean(r.scores["abstained"] for r in unanswerable),
+            "abstention_recall": mean(s.abstained for s in unanswerable),
             "abstention_precision": mean(r.item.unanswerable for r in abstentions),
             "latency_median_ms": median(latencies), "latency_p95_ms": percentile(latencies, 95),
-            "generated": mean(r.scores.get("generated") for r in ok),
-            "tokens_per_s": mean(r.scores.get("tokens_per_s") for r in ok)}
-
+            "generated": avg("generated"), "tokens_per_s": avg("tokens_per_s")}
 
 
 __all__ = ["Judge", "normalize", "has_key_facts", "token_f1", "contains_evidence", "is_gold",
            "RetrievalScores", "retrieval_scores", "JudgedSentence", "CitationScores", "citation_scores",
-           "QuestionResult", "score_answer", "aggregate"]
+           "score_answer", "aggregate"]
