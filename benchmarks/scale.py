@@ -55,7 +55,6 @@ import os
 import platform
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -80,12 +79,6 @@ TARGET_INDEX_RATIO = 0.80  # ours chunks/s at least this share of the model alon
 
 
 # Small helpers --------------------------------------------------------------------------
-def percentile(values: list[float], q: float) -> float:
-    """Nearest rank."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -299,7 +292,7 @@ def child_model(tier: dict[str, Any], args) -> dict[str, Any]:
 
 def child_baseline_ingest(tier: dict[str, Any], args) -> dict[str, Any]:
     """Build the baseline's Chroma collection (unless its fingerprint is current)."""
-    from qa.baseline import COLLECTION, BaselinePipeline, _fingerprint
+    from qa.eval.baseline import COLLECTION, BaselinePipeline, _fingerprint
     from qa.index import chroma_client
 
     settings = tier_settings(tier)
@@ -424,7 +417,7 @@ def child_questions(tier: dict[str, Any], args) -> dict[str, Any]:
     if not args.skip_baseline:
         from llama_index.core.schema import QueryBundle
 
-        from qa.baseline import SIMILARITY_TOP_K, BaselinePipeline, _node_passage
+        from qa.eval.baseline import SIMILARITY_TOP_K, BaselinePipeline, _node_passage
 
         pipeline = BaselinePipeline(settings, embedder, bot.new_embedding_cache())
         started = time.perf_counter()
@@ -723,8 +716,12 @@ def run_tier(tier: dict[str, Any], args, phases: list[tuple[str, float]]) -> dic
 
 # Reporting --------------------------------------------------------------------------------
 def _stats(rows: list[dict[str, Any]], key: str) -> tuple[float, float]:
+    """Median and p95 (nearest rank), as the evaluation computes them; NaN when there are none.
+    Imported here, not at the top: a child process must not load qa before it measures."""
+    from qa.eval.stats import median, percentile
+
     values = [r[key] for r in rows if key in r]
-    return (statistics.median(values), percentile(values, 0.95)) if values else (float("nan"), float("nan"))
+    return median(values), percentile(values, 95)
 
 
 def _rate(rows: list[dict[str, Any]], key: str, answerable_only: bool = True) -> str:
@@ -754,6 +751,8 @@ def _f(value: Any, digits: int = 1) -> str:
 
 
 def report(results: list[dict[str, Any]], phases: list[tuple[str, float]], args) -> dict[str, Any]:
+    from qa.eval.stats import median
+
     lines = []
     summary: dict[str, Any] = {"tiers": []}
     rows_corpus, rows_index, rows_phase, rows_update, rows_latency, rows_quality = [], [], [], [], [], []
@@ -796,7 +795,7 @@ def report(results: list[dict[str, Any]], phases: list[tuple[str, float]], args)
         compose = [row["timings_ms"].get("total", 0) - row["timings_ms"].get("embed", 0)
                    - row["timings_ms"].get("retrieve", 0) for row in ours_rows if row.get("timings_ms")]
         rows_latency.append([label, len(ours_rows), _f(r_med), _f(r_p95), _f(a_med), _f(a_p95),
-                             _f(statistics.median(compose)) if compose else "–",
+                             _f(median(compose)) if compose else "–",
                              _f(br_med), _f(br_p95), _f(ba_med), _f(ba_p95),
                              _f(r_p95 / br_p95, 2) if base_rows else "–",
                              _f(a_p95 / ba_p95, 2) if base_rows else "–",

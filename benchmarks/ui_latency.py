@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # qa.eval.stats for the table
 QUESTIONS = [item["question"] for item in map(json.loads, (ROOT / "corpus/eval/aleppo.jsonl").open(encoding="utf-8"))
              if not item.get("history")][:20]
 FIRST_TEXT = """() => { const bots = document.querySelectorAll('#chat .bot-row');
@@ -88,10 +88,10 @@ def main() -> None:
             process.wait(timeout=30)
             shutil.rmtree(work, ignore_errors=True)
 
+    from qa.eval.stats import median, percentile  # nearest rank, as the evaluation reports it
+
     def row(name: str, values: list[float]) -> str:
-        ordered = sorted(values)
-        p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-        return f"| {name:<32} | {len(values):>3} | {statistics.median(values):>9.0f} | {p95:>6.0f} |"
+        return f"| {name:<32} | {len(values):>3} | {median(values):>9.0f} | {percentile(values, 95):>6.0f} |"
 
     print("| in the browser, from click on Ask | n   | median ms | p95 ms |")
     print("|----------------------------------|----:|----------:|-------:|")

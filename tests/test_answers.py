@@ -8,8 +8,8 @@ import re
 import pytest
 
 from qa.citations import CitationError, parse_markers, verify_quotes as verify
+from qa.eval import OursPipeline, load_eval_set, run_pipeline, summary_table
 from qa.types import Answer, Citation
-from qa.evaluate import OursPipeline, load_eval_set, run_pipeline, summary_table
 
 from conftest import CORPUS, EVAL_SET
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.eval_report import BAR_PLOT_HEIGHT, render_html
+from qa.eval.report_html import BAR_PLOT_HEIGHT, render_html
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"

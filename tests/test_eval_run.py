@@ -1,4 +1,4 @@
-"""`qa.evaluate` end to end: both pipelines on the real index and model, a failing question
+"""`qa.eval` end to end: both pipelines on the real index and model, a failing question
 that does not stop the run, saved runs, comparison, and the `qa eval` command."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from qa.evaluate import compare, evaluate, load_run
+from qa.eval import compare, evaluate, load_run
 
 SMALL_SET = [
     {"id": "s1", "question": "How many IRGC deaths were announced after the operation began on Jan. 31?",
@@ -42,14 +42,14 @@ def test_both_pipelines_are_scored_and_a_failing_question_does_not_stop_the_run(
         assert all(not by_id[i].error for i in ("s1", "u1", "f1"))
         assert pipeline.metrics()["errors"] == 1
     ours = {r.item.id: r for r in run.runs[0].results}
-    assert ours["s1"].scores["key_facts"] and ours["s1"].scores["hit"] == 1.0
-    assert ours["s1"].scores["citation_recall"] == 1.0 and ours["s1"].sentences[0]["supported"]
+    assert ours["s1"].scores.key_facts and ours["s1"].scores.hit == 1.0
+    assert ours["s1"].scores.citation_recall == 1.0 and ours["s1"].sentences[0].supported
     shown = ours["s1"].sentences[0]
-    assert shown["text"].startswith("According to FDD") and shown["text"].endswith(" [1].")
-    assert shown["claim"].startswith("since the operation")
-    assert ours["u1"].scores["abstained"] and ours["u1"].scores["abstention_correct"]
-    assert ours["f1"].scores["key_facts"]   # condensed with the history
-    assert 0.0 < ours["s1"].scores["similarity"] <= 1.0 and 0.0 < ours["s1"].scores["token_f1"] <= 1.0
+    assert shown.text.startswith("According to FDD") and shown.text.endswith(" [1].")
+    assert shown.claim.startswith("since the operation")
+    assert ours["u1"].scores.abstained and ours["u1"].scores.abstention_correct
+    assert ours["f1"].scores.key_facts   # condensed with the history
+    assert 0.0 < ours["s1"].scores.similarity <= 1.0 and 0.0 < ours["s1"].scores.token_f1 <= 1.0
     baseline = {r.item.id: r for r in run.runs[1].results}
     assert len(baseline["s1"].retrieved) >= 2   # two 1,024-token nodes, re-split into citation sources
     assert "s1" in [q["id"] for q in run.to_dict()["pipelines"]["baseline"]["questions"]]
@@ -65,7 +65,7 @@ def test_both_pipelines_are_scored_and_a_failing_question_does_not_stop_the_run(
 
 
 def test_similarity_to_reference_uses_the_embedding_model(assistant):
-    from qa.evaluate import _similarity
+    from qa.eval.run import _similarity
 
     similarity = _similarity(assistant.embedder)
     same = similarity("Iran sent thousands of troops to Aleppo.", "Iran sent thousands of troops to Aleppo.")
@@ -114,7 +114,7 @@ def test_qa_eval_command_writes_json_and_report_and_compares(shipped, small_set,
 def test_baseline_reads_raw_files_and_a_footnote_mark_in_a_quote_is_not_a_citation(tmp_path):
     from conftest import settings_for
     from qa.assistant import Assistant
-    from qa.baseline import BaselinePipeline
+    from qa.eval.baseline import BaselinePipeline
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from qa.evaluate import (EvalSetError, QuestionResult, aggregate, compare, load_eval_set, load_run, parse_item,
-                         score_answer, summary_table)
-from qa.metrics import (citation_scores, contains_evidence, has_key_facts, is_gold, median, percentile,
-                        retrieval_scores, token_f1)
+from qa.types import Answer, Citation
+from qa.eval import (EvalSetError, QuestionResult, aggregate, compare, load_eval_set, load_run, parse_item,
+                     score_answer, summary_table)
+from qa.eval.scoring import citation_scores, contains_evidence, has_key_facts, is_gold, retrieval_scores, token_f1
+from qa.eval.stats import median, percentile
 
 
 def _item(**kw):
@@ -20,8 +21,8 @@ def _item(**kw):
 
 
 def _answer(text, citations=(), abstained=False, ms=10.0):
-    return {"text": text, "abstained": abstained, "timings_ms": {"total": ms},
-            "citations": [{"number": i, "text": t} for i, t in enumerate(citations, start=1)]}
+    return Answer(question="q?", text=text, abstained=abstained, timings_ms={"total": ms},
+                  citations=[Citation(i, t, "source", "path.txt", 0, len(t)) for i, t in enumerate(citations, start=1)])
 
 
 def words_judge(claim, passages):
@@ -52,9 +53,9 @@ def test_key_facts_are_not_found_in_the_question_quoted_back():
                      ["18 were wounded"])
     result = score_answer(_item(answers=[["13"]], evidence=["18 were wounded"]), answer, ["18 were wounded"],
                           words_judge)
-    assert result.scores["key_facts"] is False
+    assert result.scores.key_facts is False
     dated = score_answer(_item(answers=[["May 2016"]]), answer, [], words_judge)
-    assert dated.scores["key_facts"] is True   # who and when the answer attributes count
+    assert dated.scores.key_facts is True   # who and when the answer attributes count
 
 
 def test_token_f1_hand_computed():
@@ -132,16 +133,16 @@ def test_question_scores_and_aggregate_hand_computed():
         QuestionResult(_item(), None, error="QuestionError: too long"),
     ]
     first = results[0].scores
-    assert first["key_facts"] is True and first["gold_cited"] is True
-    assert (first["hit"], first["rr"]) == (1.0, 1.0)
-    assert first["token_f1"] == pytest.approx(1.0)   # "force of 6,000-8,000" both ways after normalising
-    assert first["citation_recall"] == 1.0
-    assert results[1].scores["rr"] == pytest.approx(0.5) and results[1].scores["citation_recall"] == 0.0
-    assert results[2].scores["key_facts"] is None and results[2].scores["citation_recall"] is None
+    assert first.key_facts is True and first.gold_cited is True
+    assert (first.hit, first.rr) == (1.0, 1.0)
+    assert first.token_f1 == pytest.approx(1.0)   # "force of 6,000-8,000" both ways after normalising
+    assert first.citation_recall == 1.0
+    assert results[1].scores.rr == pytest.approx(0.5) and results[1].scores.citation_recall == 0.0
+    assert results[2].scores.key_facts is None and results[2].scores.citation_recall is None
     abstained = score_answer(_item(reference_answer="The corpus does not say q?"),
                              _answer("The corpus does not say: “q?”.", abstained=True), [], words_judge,
                              similarity=lambda a, b: 0.9)
-    assert abstained.scores["token_f1"] == 0.0 and abstained.scores["similarity"] == 0.0
+    assert abstained.scores.token_f1 == 0.0 and abstained.scores.similarity == 0.0
     m = aggregate(results)
     assert m["questions"] == 6 and m["errors"] == 1
     assert m["key_facts"] == pytest.approx(1 / 3)       # answerable: hit, miss, abstained
@@ -152,6 +153,24 @@ def test_question_scores_and_aggregate_hand_computed():
     assert m["abstention_precision"] == pytest.approx(1 / 2)
     assert m["citation_recall"] == pytest.approx((1 + 0 + 0) / 3)  # three answers made statements
     assert m["latency_median_ms"] == 30 and m["latency_p95_ms"] == 50
+
+
+def test_a_question_record_is_typed_and_round_trips_through_the_saved_format():
+    from qa.eval import QuestionResult, QuestionScores
+
+    passage = "an estimated force of 6,000-8,000 troops"
+    result = score_answer(_item(reference_answer="A force of 6,000-8,000."),
+                          _answer("Force of 6,000-8,000 [1].", [passage], ms=10), [passage], words_judge)
+    assert isinstance(result.scores, QuestionScores) and isinstance(result.answer, Answer)
+    assert [(s.text, s.citations, s.supported) for s in result.sentences] == [("Force of 6,000-8,000 [1].", [1], True)]
+    data = json.loads(json.dumps(result.to_dict()))
+    assert list(data["scores"]) == ["hit", "rr", "gold_recall", "key_facts", "gold_cited", "token_f1", "similarity",
+                                    "citation_recall", "citation_precision", "abstained", "abstention_correct",
+                                    "latency_ms", "generated", "fell_back", "tokens_per_s"]
+    assert data["answer"]["citations"][0]["text"] == passage and data["sentences"][0]["claim"]
+    assert QuestionResult.from_dict(data).to_dict() == data
+    failed = QuestionResult(_item(), None, error="QuestionError: too long").to_dict()
+    assert failed["answer"] is None and failed["scores"] == {} and QuestionResult.from_dict(failed).error
 
 
 # Loading ---------------------------------------------------------------------------------
@@ -197,7 +216,7 @@ def test_valid_sets_with_a_bom_or_a_raw_line_separator_are_read(tmp_path):
 
 
 def test_a_set_given_twice_is_refused(tmp_path):
-    from qa.evaluate import load_sets
+    from qa.eval import load_sets
 
     path = tmp_path / "set.jsonl"
     path.write_text('{"id": "a", "question": "a?", "answers": [["a"]]}\n', encoding="utf-8")
@@ -321,7 +340,7 @@ def test_markers_inside_a_sentence_and_lists_of_numbers_count():
 
 
 def test_pipeline_names_are_checked_before_anything_loads():
-    from qa.evaluate import pipeline_names
+    from qa.eval import pipeline_names
 
     assert pipeline_names("ours, baseline") == ["ours", "baseline"]
     with pytest.raises(EvalSetError, match="no pipeline"):

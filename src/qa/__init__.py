@@ -10,7 +10,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from .assistant import Assistant, QuestionError, ask
 from .config import ConfigError, Settings, load_settings
 from .errors import IndexUnavailable  # missing, busy or damaged index; says what to run
-from .evaluate import evaluate
+from .eval import evaluate
 from .types import Answer, Citation, Passage
 
 __all__ = ["ask", "Assistant", "Answer", "Citation", "Passage", "QuestionError", "ConfigError", "Settings",

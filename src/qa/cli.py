@@ -197,7 +197,7 @@ def _cmd_chat(args) -> int:
 
 
 def _cmd_eval(args) -> int:
-    from .evaluate import EvalSetError, compare, evaluate, load_run, load_sets, pipeline_names
+    from .eval import EvalSetError, compare, evaluate, load_run, load_sets, pipeline_names
 
     if args.compare:
         if args.paths:
@@ -243,9 +243,8 @@ def _writable(path: Path) -> bool:
 
 
 def _cmd_calibrate(args) -> int:
-    from .calibrate import calibrate, calibrate_judge
-
-    from .evaluate import EvalSetError
+    from .eval import EvalSetError
+    from .eval.calibrate import calibrate, calibrate_judge
 
     try:
         print((calibrate_judge if args.judge else calibrate)(_assistant(args), args.path))
@@ -270,8 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_libraries()
     from .assistant import QuestionError
     from .config import ConfigError
-    from .evaluate import EvalSetError
     from .errors import IndexUnavailable
+    from .eval import EvalSetError
 
     try:
         return COMMANDS[args.command](args)

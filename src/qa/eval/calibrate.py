@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .evaluate import load_eval_set
+from .datasets import load_eval_set
 
 
 def evidence_scores(assistant, path: Path) -> list[tuple[str, bool, float]]:
@@ -68,8 +68,8 @@ _THRESHOLDS = np.round(np.arange(0.30, 0.96, 0.01), 2)
 def judge_signals(assistant, path: Path) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
     """For each labelled pair: the pair, its label, its blended score for every weight of the
     grid (rows: pairs, columns: weights), and whether numbers and negation agree."""
-    from .citations import strip_attribution
-    from .support import SupportJudge, load_labels
+    from ..citations import strip_attribution
+    from ..support import SupportJudge, load_labels
 
     pairs = load_labels(path)
     judge = SupportJudge(assistant.vectors)

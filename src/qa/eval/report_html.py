@@ -14,12 +14,14 @@ from __future__ import annotations
 import html
 import json
 import math
-import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-QUESTION_TYPES = ("single", "multi", "conflict", "unanswerable", "followup")
+from .catalogue import METRICS, MetricSpec, metric_spec
+from .datasets import QUESTION_TYPES
+from .stats import median, percentile
+
 PIPELINE_COLOURS = ("#2f5d8a", "#d9a441", "#6f9a72", "#9a6f98")  # dark blue / light amber: distinct in greyscale
 BAR_PLOT_HEIGHT = 150.0  # px of the 0..1 axis in the per-type bar charts
 LATENCY_WIDTH = 1100.0  # px of each latency strip
@@ -29,56 +31,14 @@ EXCERPT_CONTEXT = 240  # chars kept either side of the highlights
 MISSING = "–"
 
 
-# ---------------------------------------------------------------- metric catalogue
+# ---------------------------------------------------------------- metrics (catalogue.py)
 
-@dataclass(frozen=True)
-class MetricSpec:
-    key: str
-    label: str
-    definition: str
-    kind: str  # "count", "ratio" or "ms"
-    better: str | None  # "higher", "lower" or None (no judgement)
-
-
-METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("questions", "Questions", "Questions asked.", "count", None),
-    MetricSpec("errors", "Errors", "Questions where the pipeline failed and gave no answer.", "count", "lower"),
-    MetricSpec("hit_rate", "Hit rate", "Share of answerable questions with a gold passage in the top k retrieved.",
-               "ratio", "higher"),
-    MetricSpec("mrr", "MRR", "Mean reciprocal rank of the first gold passage retrieved (0 when none).",
-               "ratio", "higher"),
-    MetricSpec("gold_recall", "Gold recall", "Share of each question's evidence found in the top k retrieved, averaged.",
-               "ratio", "higher"),
-    MetricSpec("gold_cited", "Gold cited", "Share of answerable questions whose answer cites a gold passage.",
-               "ratio", "higher"),
-    MetricSpec("key_facts", "Key facts", "Share of answerable questions whose answer contains every key fact.",
-               "ratio", "higher"),
-    MetricSpec("token_f1", "Token F1", "Word-overlap F1 between the answer and the reference answer.",
-               "ratio", "higher"),
-    MetricSpec("similarity", "Similarity", "Embedding similarity between the answer and the reference answer.",
-               "ratio", "higher"),
-    MetricSpec("citation_recall", "Citation recall", "Share of answer sentences supported by the passages they cite.",
-               "ratio", "higher"),
-    MetricSpec("citation_precision", "Citation precision", "Share of citations that are needed (ALCE): each supports its sentence alone, or the others fail without it.",
-               "ratio", "higher"),
-    MetricSpec("abstention_recall", "Abstention recall", "Share of unanswerable questions the pipeline declined.",
-               "ratio", "higher"),
-    MetricSpec("abstention_precision", "Abstention precision", "Share of abstentions that were on unanswerable questions.",
-               "ratio", "higher"),
-    MetricSpec("latency_median_ms", "Latency, median", "Median time to answer one question.", "ms", "lower"),
-    MetricSpec("latency_p95_ms", "Latency, p95", "95th-percentile time to answer one question.", "ms", "lower"),
-)
 CHART_METRICS = ("key_facts", "gold_recall", "citation_recall", "abstention_recall")
 
 
-def metric_spec(key: str) -> MetricSpec:
-    """The catalogue entry for key; unknown keys get a plain, guessed entry."""
-    for spec in METRICS:
-        if spec.key == key:
-            return spec
-    if key.endswith("_ms"):
-        return MetricSpec(key, key.replace("_", " "), "", "ms", "lower")
-    return MetricSpec(key, key.replace("_", " "), "", "ratio", "higher")
+def title_label(spec: MetricSpec) -> str:
+    """The catalogue's label, capitalised as a table heading."""
+    return spec.label[:1].upper() + spec.label[1:]
 
 
 # ---------------------------------------------------------------- small helpers
@@ -95,6 +55,7 @@ def num(value: Any) -> float | None:
 
 
 def format_value(value: Any, kind: str) -> str:
+    """kind: a catalogue format ("count", "ratio", "ms", "rate")."""
     x = num(value)
     if x is None:
         return MISSING
@@ -102,6 +63,8 @@ def format_value(value: Any, kind: str) -> str:
         return f"{x:.0f}"
     if kind == "ms":
         return f"{x:,.0f} ms"
+    if kind == "rate":
+        return f"{x:.1f}"
     return f"{x:.2f}"
 
 
@@ -114,6 +77,8 @@ def format_difference(diff: float | None, kind: str) -> str:
         return f"{diff:+.0f}"
     if kind == "ms":
         return f"{diff:+,.0f} ms"
+    if kind == "rate":
+        return f"{diff:+.1f}"
     return f"{diff:+.2f}"
 
 
@@ -129,14 +94,6 @@ def mark(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return f'<span class="na">{MISSING}</span>'
     return '<span class="yes">✓</span>' if bool(value) else '<span class="no">✗</span>'
-
-
-def percentile(values: Sequence[float], share: float) -> float | None:
-    """Nearest-rank percentile of values (None when empty)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def svg_text(x: float, y: float, text: str, css: str = "", anchor: str = "middle") -> str:
@@ -322,14 +279,14 @@ def render_summary(pipelines: list[Pipeline]) -> str:
 
 def render_summary_row(pipelines: list[Pipeline], key: str, compare: bool) -> str:
     spec = metric_spec(key)
-    cells = "".join(f'<td class="num">{esc(format_value(p.metrics.get(key), spec.kind))}</td>' for p in pipelines)
+    cells = "".join(f'<td class="num">{esc(format_value(p.metrics.get(key), spec.format))}</td>' for p in pipelines)
     if compare:
         diff = metric_difference(pipelines, key)
         cells += (f'<td class="num diff {difference_class(diff, spec.better)}">'
-                  f'{esc(format_difference(diff, spec.kind))}</td>')
+                  f'{esc(format_difference(diff, spec.format))}</td>')
     caption = f'<div class="cap">{esc(spec.definition)}</div>' if spec.definition else ""
     return (f'<tr data-metric="{esc(key)}"><th scope="row" title="{esc(spec.definition)}">'
-            f'{esc(spec.label)}{caption}</th>{cells}</tr>')
+            f'{esc(title_label(spec))}{caption}</th>{cells}</tr>')
 
 
 # ---------------------------------------------------------------- section: per-type bar charts
@@ -372,9 +329,9 @@ def render_bar_panel(metric: str, types: list[str], pipelines: list[Pipeline]) -
         parts.append(svg_text(centre, top + BAR_PLOT_HEIGHT + 15, kind, "xl"))
         parts.append(svg_text(centre, top + BAR_PLOT_HEIGHT + 28, f"n={type_count(pipelines, kind)}", "xs"))
     height = top + BAR_PLOT_HEIGHT + bottom
-    return (f'<figure class="panel"><figcaption><b>{esc(spec.label)}</b> <span class="cap">{esc(spec.definition)}'
+    return (f'<figure class="panel"><figcaption><b>{esc(title_label(spec))}</b> <span class="cap">{esc(spec.definition)}'
             f'</span></figcaption><svg class="chart" role="img" viewBox="0 0 {width:.0f} {height:.0f}" '
-            f'width="{width:.0f}" height="{height:.0f}"><title>{esc(spec.label)} by question type</title>'
+            f'width="{width:.0f}" height="{height:.0f}"><title>{esc(title_label(spec))} by question type</title>'
             f'{"".join(parts)}</svg></figure>')
 
 
@@ -470,29 +427,29 @@ def render_latency(pipelines: list[Pipeline]) -> str:
 
 def latency_marks(p: Pipeline, values: list[float]) -> tuple[float | None, float | None]:
     """Median and p95: the run's own figures when it has them, else computed from the dots."""
-    median = num(p.metrics.get("latency_median_ms"))
+    middle = num(p.metrics.get("latency_median_ms"))
     p95 = num(p.metrics.get("latency_p95_ms"))
-    if median is None and values:
-        median = statistics.median(values)
+    if middle is None:
+        middle = num(median(values))
     if p95 is None:
-        p95 = percentile(values, 0.95)
-    return median, p95
+        p95 = num(percentile(values, 95))
+    return middle, p95
 
 
 def render_latency_strip(p: Pipeline, values: list[float], scale: Scale) -> str:
     height, mid = 92.0, 40.0
     parts = [render_x_axis(scale, height - 22)]
     if values:
-        q1, q3 = percentile(values, 0.25), percentile(values, 0.75)
+        q1, q3 = percentile(values, 25), percentile(values, 75)
         parts.append(f'<rect x="{scale(q1):.1f}" y="{mid - 16}" width="{max(1.0, scale(q3) - scale(q1)):.1f}" '
                      f'height="32" fill="{p.colour}" fill-opacity="0.16" stroke="{p.colour}" stroke-opacity="0.5"/>')
         for i, v in enumerate(values):
             jitter = ((i * 37) % 23) / 22 * 24 - 12
             parts.append(f'<circle cx="{scale(v):.1f}" cy="{mid + jitter:.1f}" r="3.2" fill="{p.colour}" '
                          f'fill-opacity="0.7"><title>{v:,.0f} ms</title></circle>')
-    median, p95 = latency_marks(p, values)
-    if median is not None:
-        parts.append(latency_marker(scale(median), mid, f"median {median:,.0f} ms", "median", prefer="end"))
+    middle, p95 = latency_marks(p, values)
+    if middle is not None:
+        parts.append(latency_marker(scale(middle), mid, f"median {middle:,.0f} ms", "median", prefer="end"))
     if p95 is not None:
         parts.append(latency_marker(scale(p95), mid, f"p95 {p95:,.0f} ms", "p95", prefer="start"))
     empty = "" if values else svg_text(LATENCY_WIDTH / 2, mid + 4, "no answered questions", "na-text")
@@ -856,4 +813,4 @@ def render_html(run: dict[str, Any]) -> str:
             f"<body><main>{''.join(sections)}</main><script>{SCRIPT}</script></body></html>\n")
 
 
-__all__ = ["BAR_PLOT_HEIGHT", "METRICS", "badness", "render_html", "worst_questions"]
+__all__ = ["BAR_PLOT_HEIGHT", "badness", "render_html", "worst_questions"]

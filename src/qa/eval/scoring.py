@@ -1,4 +1,5 @@
-"""Per-question scores, as pure functions on plain values (each is defined in the README).
+"""Scoring: the per-question metrics as pure functions on plain values (each is defined in
+the README), one answer's scores (`score_answer`), and their means over a run (`aggregate`).
 
 Retrieval scores reuse llama-index's HitRate, MRR and Recall. Token F1 follows SQuAD.
 Citation recall and precision follow ALCE (Gao et al., 2023), with the entailment model
@@ -7,14 +8,18 @@ replaced by a `Judge` — any callable that says whether passages support a clai
 
 from __future__ import annotations
 
-import math
 import re
 import string
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from .lexicon import normalize
+from ..citations import answer_sentences, statements
+from ..lexicon import normalize
+from ..types import Answer
+from .datasets import EvalItem
+from .records import AnswerSentence, QuestionResult, QuestionScores
+from .stats import mean, median, percentile
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation + "“”‘’–—")
@@ -150,30 +155,82 @@ def citation_scores(statements: Sequence[tuple[str, list[int]]], passages: dict[
     return CitationScores(recall, precision, judged)
 
 
-# Aggregates ------------------------------------------------------------------------------
-def mean(values: Iterable[float | bool | None]) -> float:
-    """Mean of the values that apply (None means 'does not apply'); NaN when none do."""
-    kept = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    return sum(kept) / len(kept) if kept else float("nan")
+# One answer, and a run ---------------------------------------------------------------
+def score_answer(item: EvalItem, answer: Answer, passages: Sequence[str], judge: Judge | None,
+                 similarity: Callable[[str, str], float] | None = None) -> QuestionResult:
+    """Scores of one answer given the texts of the passages retrieved for it. A score that
+    does not apply to the question is None (e.g. key facts of an unanswerable one)."""
+    abstained = bool(answer.abstained)
+    answerable = not item.unanswerable
+    claims = " ".join(s for s, _ in statements(answer.text))
+    # Key facts are looked for in what the answer states, attribution included ("According to
+    # The Guardian (14 December 2016)" says who and when), but not in the answerer's remarks,
+    # which may quote the question back.
+    stated = " ".join(sentence for sentence, claim, _ in answer_sentences(answer.text) if claim)
+    scores = QuestionScores(abstained=abstained, abstention_correct=abstained == item.unanswerable,
+                            latency_ms=float((answer.timings_ms or {}).get("total", 0.0)),
+                            generated=answer.answerer == "llm", fell_back=bool(answer.notice),
+                            tokens_per_s=(answer.generation or {}).get("tokens_per_s"))
+    if answerable and item.evidence:
+        found = retrieval_scores(passages, item.evidence)
+        scores.hit, scores.rr, scores.gold_recall = found.hit, found.rr, found.gold_recall
+        scores.gold_cited = (not abstained) and any(is_gold(c.text, item.evidence) for c in answer.citations)
+    if answerable and item.answers:
+        scores.key_facts = (not abstained) and has_key_facts(stated, item.answers)
+    if answerable and item.reference_answer:
+        # An abstention on an answerable question states nothing: 0, not the overlap of its
+        # quoted question with the reference.
+        stating = claims and not abstained
+        scores.token_f1 = token_f1(claims, item.reference_answer) if stating else 0.0
+        if similarity is not None:
+            scores.similarity = similarity(claims, item.reference_answer) if stating else 0.0
+    sentences: list[AnswerSentence] = []
+    if not abstained and judge is not None:
+        shown = {c.number: c.text for c in answer.citations}
+        cited = citation_scores(statements(answer.text), shown, judge)
+        if cited is not None:
+            scores.citation_recall, scores.citation_precision = cited.recall, cited.precision
+            sentences = _judged_sentences(answer.text, cited.sentences)
+    return QuestionResult(item, answer, sentences=sentences, scores=scores)
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100): the smallest value with at least q% at or below it."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
+def _judged_sentences(text: str, judged: list[JudgedSentence]) -> list[AnswerSentence]:
+    """Every sentence as shown (markers kept), with the judge's verdict on its claim; the
+    answerer's own remarks are not judged (supported: None)."""
+    verdicts = iter(judged)
+    out = []
+    for sentence, claim, numbers in answer_sentences(text):
+        markers = "".join(f" [{n}]" for n in numbers)
+        if markers and sentence[-1:] in ".!?":
+            sentence, markers = sentence[:-1], markers + sentence[-1]
+        supported = None if claim is None else next(verdicts).supported
+        out.append(AnswerSentence(sentence + markers, claim, numbers, supported))
+    return out
 
 
-def median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+def aggregate(results: Sequence[QuestionResult]) -> dict[str, Any]:
+    """Means over the questions each metric applies to (errors are counted, not scored).
+    The keys are the catalogue's (catalogue.py)."""
+    scored = [(r, r.scores) for r in results if not r.error and r.scores is not None]
+    ok = [s for _, s in scored]
+    unanswerable = [s for r, s in scored if r.item.unanswerable]
+    abstentions = [r for r, s in scored if s.abstained]
+    latencies = [s.latency_ms for s in ok]
+
+    def avg(name: str) -> float:
+        return mean(getattr(s, name) for s in ok)
+
+    return {"questions": len(results), "errors": len(results) - len(ok),
+            "hit_rate": avg("hit"), "mrr": avg("rr"), "gold_recall": avg("gold_recall"),
+            "key_facts": avg("key_facts"), "gold_cited": avg("gold_cited"), "token_f1": avg("token_f1"),
+            "similarity": avg("similarity"), "citation_recall": avg("citation_recall"),
+            "citation_precision": avg("citation_precision"),
+            "abstention_recall": mean(s.abstained for s in unanswerable),
+            "abstention_precision": mean(r.item.unanswerable for r in abstentions),
+            "latency_median_ms": median(latencies), "latency_p95_ms": percentile(latencies, 95),
+            "generated": avg("generated"), "tokens_per_s": avg("tokens_per_s")}
 
 
 __all__ = ["Judge", "normalize", "has_key_facts", "token_f1", "contains_evidence", "is_gold",
            "RetrievalScores", "retrieval_scores", "JudgedSentence", "CitationScores", "citation_scores",
-           "mean", "percentile", "median"]
+           "score_answer", "aggregate"]

@@ -17,13 +17,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .extractive import ExtractiveAnswerer
-from .config import Settings
-from .corpus import corpus_files
-from .embedding import model_info
-from .index import chroma_client
-from .lexicon import TermStatistics
-from .types import Answer, Passage
+from ..config import Settings
+from ..corpus import corpus_files
+from ..embedding import as_llama_index, model_info
+from ..extractive import ExtractiveAnswerer
+from ..index import chroma_client
+from ..lexicon import TermStatistics
+from ..types import Answer, Passage
 
 COLLECTION = "baseline"
 SIMILARITY_TOP_K = 2
@@ -82,17 +82,17 @@ class BaselinePipeline:
             collection = client.create_collection(COLLECTION, metadata={"fingerprint": fingerprint})
             documents = SimpleDirectoryReader(input_files=[str(p) for p in files]).load_data()
             storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
-            VectorStoreIndex.from_documents(documents, storage_context=storage, embed_model=self._embedder,
+            VectorStoreIndex.from_documents(documents, storage_context=storage, embed_model=as_llama_index(self._embedder),
                                             transformations=[SentenceSplitter()])
         self._index = VectorStoreIndex.from_vector_store(ChromaVectorStore(chroma_collection=collection),
-                                                         embed_model=self._embedder)
+                                                         embed_model=as_llama_index(self._embedder))
         stored = collection.get(include=["documents"])
         self._terms = TermStatistics.of(list(stored["documents"] or []))
 
     def trace(self, question: str, history: Sequence[Sequence[str]] | None = None) -> tuple[Answer, list[Passage]]:
         from llama_index.core.schema import QueryBundle
 
-        from .assistant import validate_question
+        from ..assistant import validate_question
 
         question = validate_question(question, self.settings.max_question_chars)  # same limits as ours
         if self._index is None:
