@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCAL_STAMP := $(VENV)/.installed-local
 
-.PHONY: app test local ingest bench bench-scale eval calibrate domains clean
+.PHONY: app test lint local ingest bench bench-scale eval calibrate domains clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ $(LOCAL_STAMP): $(STAMP)
 
 local: $(LOCAL_STAMP)
 
+lint: $(STAMP)
+	$(BIN)/ruff check src app.py tests benchmarks scripts
+
 ingest: $(STAMP)
 	$(BIN)/qa ingest
 
@@ -39,6 +42,7 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium
 
 test: $(STAMP) $(LOCAL_STAMP) $(CHROMIUM)
+	$(BIN)/ruff check src app.py tests benchmarks scripts
 	$(BIN)/python -m pytest
 
 eval: ingest

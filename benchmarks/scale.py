@@ -194,16 +194,18 @@ def child_ingest(tier: dict[str, Any], args) -> dict[str, Any]:
                                                                                  + report.unchanged),
             "skipped_files": len(report.skipped), "seconds": report.seconds,
             "chunks_per_s": report.chunks / report.seconds if report.seconds else 0.0,
-            "cpu_s": cpu, "chunks_per_cpu_s": report.chunks / cpu if cpu else 0.0, "phases_s": phases, "model_load_s": model_load, "rss_after_model_mb": rss_model,
+            "cpu_s": cpu, "chunks_per_cpu_s": report.chunks / cpu if cpu else 0.0, "phases_s": phases,
+            "model_load_s": model_load, "rss_after_model_mb": rss_model,
             "peak_rss_mb": peak_rss_mb(), "build": report.build, "measured": time.strftime("%Y-%m-%d %H:%M")}
 
 
 def _time_ingest_phases() -> dict[str, float]:
     """Seconds per phase of CorpusIndex.ingest, filled in as it runs: it is timed without
     being changed, by wrapping what it calls."""
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
     import qa.index as qi
     import qa.store as qs
-    from llama_index.vector_stores.chroma import ChromaVectorStore
 
     phases: dict[str, float] = {}
     for name, attr in (("load + clean", "load_corpus"), ("chunk", "chunk_document"), ("nodes", "chunk_to_node"),
@@ -351,7 +353,8 @@ def child_baseline_ingest(tier: dict[str, Any], args) -> dict[str, Any]:
     phases["other"] = max(0.0, seconds - sum(phases.values()))
     nodes = pipeline._index.vector_store._collection.count()
     return {"cached": False, "fingerprint": fingerprint, "nodes": nodes, "seconds": seconds,
-            "nodes_per_s": nodes / seconds if seconds else 0.0, "cpu_s": cpu, "phases_s": phases, "model_load_s": model_load,
+            "nodes_per_s": nodes / seconds if seconds else 0.0, "cpu_s": cpu, "phases_s": phases,
+            "model_load_s": model_load,
             "rss_after_model_mb": rss_model, "peak_rss_mb": peak_rss_mb(), "measured": time.strftime("%Y-%m-%d %H:%M")}
 
 
@@ -772,7 +775,8 @@ def report(results: list[dict[str, Any]], phases: list[tuple[str, float]], args)
         b_rate = b_nodes / b_time if b_nodes and b_time else None
         rows_index.append([label + cached, fmt_s(ing["seconds"]), _f(ours_rate), _f(model["chunks_per_s"]),
                            _f(ratio_model, 2), _f(ratio_cpu, 2), _f(ing["peak_rss_mb"], 0),
-                           fmt_s(b_time) if b_time else "–", _f(b_rate), _f(base.get("peak_rss_mb"), 0) if base else "–",
+                           fmt_s(b_time) if b_time else "–", _f(b_rate),
+                           _f(base.get("peak_rss_mb"), 0) if base else "–",
                            _f(ing["seconds"] / b_time, 2) if b_time else "–",
                            _f(ours_rate / b_rate, 2) if b_rate else "–"])
         ph = ing.get("phases_s", {})

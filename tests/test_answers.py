@@ -6,12 +6,12 @@ import json
 import re
 
 import pytest
+from conftest import CORPUS, EVAL_SET
 
-from qa.citations import CitationError, parse_markers, verify_quotes as verify
+from qa.citations import CitationError, parse_markers
+from qa.citations import verify_quotes as verify
 from qa.eval import OursPipeline, load_eval_set, run_pipeline, summary_table
 from qa.types import Answer, Citation
-
-from conftest import CORPUS, EVAL_SET
 
 _NORMALIZE = str.maketrans({"\u00a0": " "})
 
@@ -53,7 +53,8 @@ def test_design_example_cites_the_1600_figure(assistant):
 
 def test_answer_names_its_source_naturally(assistant):
     answer = assistant.ask("Where are Iraqi militia fighters who died in Syria being buried?")
-    assert re.search(r"(According to The Guardian \(14 December 2016\),|The Guardian \(14 December 2016\) wrote:)", answer.text)
+    assert re.search(r"(According to The Guardian \(14 December 2016\),|The Guardian \(14 December 2016\) wrote:)",
+                     answer.text)
     assert "Najaf" in answer.text
 
 
@@ -128,7 +129,8 @@ def test_overrides_apply_to_one_call(assistant):
     ("aleppo.jsonl", {"key_facts": 0.75, "gold_cited": 0.90, "abstention_recall": 0.7, "abstention_precision": 0.9,
                       "hit_rate": 0.95, "citation_recall": 0.95, "citation_precision": 0.95}),
     # Written afterwards by someone who had not seen the answerer; measured 0.75 / 1.00 / 0.80 / 1.00.
-    ("aleppo-heldout.jsonl", {"key_facts": 0.70, "gold_cited": 0.90, "abstention_recall": 0.6, "abstention_precision": 0.9}),
+    ("aleppo-heldout.jsonl",
+     {"key_facts": 0.70, "gold_cited": 0.90, "abstention_recall": 0.6, "abstention_precision": 0.9}),
 ])
 def test_eval_sets_stay_above_their_floors(assistant, name, floors):
     """Regression floors on the shipped evaluation sets (numbers also printed by `qa eval`)."""
@@ -183,6 +185,7 @@ def test_questions_keep_being_answered_while_a_document_is_added(tmp_path):
     import threading
 
     from conftest import copy_corpus, settings_for
+
     from qa.assistant import Assistant
 
     settings = settings_for(tmp_path, copy_corpus(tmp_path / "corpus"))
@@ -202,7 +205,8 @@ def test_questions_keep_being_answered_while_a_document_is_added(tmp_path):
     for t in threads:
         t.start()
     for i in range(3):
-        bot.add_document(f"note-{i}.txt", f"Note {i}\n\nThe depot logged {i + 40} crates of lentils on Monday.\n".encode())
+        note = f"Note {i}\n\nThe depot logged {i + 40} crates of lentils on Monday.\n"
+        bot.add_document(f"note-{i}.txt", note.encode())
     for t in threads:
         t.join()
     assert not errors, errors

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import copy_corpus, settings_for
+from test_index import FIVE, GUARDIAN, TRT, collection_contents, edit_trt, expected_chunks
 
 import qa
-from conftest import copy_corpus, settings_for
 from qa.assistant import Assistant
 from qa.config import ConfigError, Settings, load_settings
 from qa.index import CorpusIndex, StoreUnavailable
-from test_index import FIVE, GUARDIAN, TRT, collection_contents, edit_trt, expected_chunks
 
 pytestmark = pytest.mark.slow
 
@@ -248,7 +248,8 @@ def test_the_server_going_away_gives_a_clear_error_and_coming_back_restores_serv
         data.start()  # same port, same data folder; the same Assistant answers again
         again = bot.ask(QUESTIONS[0])
         assert again.text == first.text
-        assert [(c.path, c.start, c.end) for c in again.citations] == [(c.path, c.start, c.end) for c in first.citations]
+        where = [(c.path, c.start, c.end) for c in first.citations]
+        assert [(c.path, c.start, c.end) for c in again.citations] == where
         report = bot.ingest()
         assert report.updated == [TRT] and report.embedded == expected_chunks(settings, corpus, TRT)
         assert "Zanzibar Spaceport" in bot.ask("Which spaceport did the Iranian troops arrive through?").text

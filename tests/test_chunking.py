@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import CORPUS
+
 from qa.chunking import chunk_document, count_tokens, split_sentences
 from qa.config import Settings
 from qa.corpus import load_corpus, load_document

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import CORPUS
+
 from qa.chunking import split_sentences
 from qa.cleaning import clean
 from qa.corpus import load_corpus

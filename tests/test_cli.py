@@ -50,7 +50,8 @@ def test_bad_setting_is_explained(shipped):
 
 def test_chat_follow_up_in_terminal(shipped):
     environ = {**os.environ, "QA_CORPUS_DIR": str(shipped.corpus_dir), "QA_INDEX_DIR": str(shipped.index_dir)}
-    done = subprocess.run([sys.executable, "-m", "qa.cli", "chat"], input="Who commands the Quds Force?\nWas he wounded?\n\n",
+    done = subprocess.run([sys.executable, "-m", "qa.cli", "chat"],
+                          input="Who commands the Quds Force?\nWas he wounded?\n\n",
                           capture_output=True, text=True, env=environ, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("you>") >= 2 and "wounded" in done.stdout

@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import EVAL_SET, copy_corpus, settings_for
-from qa.citations import verify_quotes as verify
-from qa.types import Answer
+
 from qa.assistant import Assistant
+from qa.citations import verify_quotes as verify
 from qa.index import CorpusIndex, IndexBusy
+from qa.types import Answer
 
 TRT = "trtworld-2015-10-iranian-troops-mobilise-for-aleppo.txt"
 AIRPORT = "Through which airport did the Iranian troops arrive in Syria?"

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPUS, copy_built, copy_corpus, settings_for
-from qa.citations import verify_quotes as verify
+
 from qa.assistant import Assistant
+from qa.citations import verify_quotes as verify
 from qa.embedding import load_embedder
 from qa.errors import IndexUnavailable
 from qa.index import CorpusIndex

@@ -113,13 +113,15 @@ def test_qa_eval_command_writes_json_and_report_and_compares(shipped, small_set,
 
 def test_baseline_reads_raw_files_and_a_footnote_mark_in_a_quote_is_not_a_citation(tmp_path):
     from conftest import settings_for
+
     from qa.assistant import Assistant
     from qa.eval.baseline import BaselinePipeline
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "depot.txt").write_text("Depot report\n\nThe depot logged 41 crates of lentils on Monday [3]. "
-                                      "Rain fell in the afternoon.\n\n[3] http://example.org/ledger\n", encoding="utf-8")
+                                      "Rain fell in the afternoon.\n\n[3] http://example.org/ledger\n",
+                                      encoding="utf-8")
     (corpus / "depot.txt.meta.json").write_text('{"title": "ignored by the baseline"}', encoding="utf-8")
     bot = Assistant(settings_for(tmp_path, corpus))
     bot.ingest()

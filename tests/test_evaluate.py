@@ -7,11 +7,20 @@ import json
 
 import pytest
 
-from qa.types import Answer, Citation
-from qa.eval import (EvalSetError, QuestionResult, aggregate, compare, load_eval_set, load_run, parse_item,
-                     score_answer, summary_table)
+from qa.eval import (
+    EvalSetError,
+    QuestionResult,
+    aggregate,
+    compare,
+    load_eval_set,
+    load_run,
+    parse_item,
+    score_answer,
+    summary_table,
+)
 from qa.eval.scoring import citation_scores, contains_evidence, has_key_facts, is_gold, retrieval_scores, token_f1
 from qa.eval.stats import median, percentile
+from qa.types import Answer, Citation
 
 
 def _item(**kw):
@@ -235,7 +244,8 @@ def test_llama_index_labelled_rag_dataset_is_read(tmp_path):
          "reference_answer": "Qassem Soleimani.", "reference_answer_by": None},
     ]}), encoding="utf-8")
     first, second = load_eval_set(path)
-    assert first.question.startswith("Where are Iraqi") and first.evidence == ["Their bodies are buried in Najaf. Families mourn them."]
+    assert first.question.startswith("Where are Iraqi")
+    assert first.evidence == ["Their bodies are buried in Najaf. Families mourn them."]
     assert first.reference_answer == "In Najaf." and first.answers == [] and not first.unanswerable
     assert second.evidence == [] and second.type == "single"
     path.write_text(json.dumps({"examples": [{"query_by": None}]}), encoding="utf-8")
@@ -279,7 +289,8 @@ def _run(scores_by_key, latency=10.0):
     questions = [{"key": k, "id": k, "question": f"{k}?", "error": "", "scores": dict(s, latency_ms=latency)}
                  for k, s in scores_by_key.items()]
     return {"format": "qa-eval-run/1", "pipelines": {"ours": {
-        "metrics": {"questions": len(questions), "errors": 0, "key_facts": sum(q["scores"]["key_facts"] for q in questions) / len(questions),
+        "metrics": {"questions": len(questions), "errors": 0,
+                    "key_facts": sum(q["scores"]["key_facts"] for q in questions) / len(questions),
                     "latency_median_ms": latency},
         "by_type": {}, "questions": questions}}}
 
@@ -316,9 +327,9 @@ def test_summary_table_puts_pipelines_side_by_side():
                          for name, value in (("ours", 1.0), ("baseline", 0.5))}}
     lines = summary_table(run).splitlines()
     assert lines[0].split() == ["metric", "ours", "baseline"]
-    assert next(l for l in lines if l.startswith("key facts in answer")).split()[-2:] == ["1.00", "0.50"]
-    assert next(l for l in lines if l.startswith("single")).split() == ["single", "2", "1.00", "0.50"]
-    assert next(l for l in lines if l.startswith("citation recall")).split()[-2:] == ["-", "-"]
+    assert next(line for line in lines if line.startswith("key facts in answer")).split()[-2:] == ["1.00", "0.50"]
+    assert next(line for line in lines if line.startswith("single")).split() == ["single", "2", "1.00", "0.50"]
+    assert next(line for line in lines if line.startswith("citation recall")).split()[-2:] == ["-", "-"]
 
 
 def test_the_answerers_remarks_are_not_claims():

@@ -16,11 +16,13 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
-
 from conftest import copy_corpus, settings_for
-from qa.citations import verify_quotes as verify
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
 from qa.assistant import Assistant, QuestionError
+from qa.citations import verify_quotes as verify
 from qa.corpus import MAX_FILE_BYTES, load_corpus
 from qa.index import CorpusIndex
 

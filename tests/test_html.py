@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from conftest import copy_corpus, settings_for
+
 from qa.assistant import Assistant
 from qa.chunking import split_sentences
 from qa.corpus import load_corpus

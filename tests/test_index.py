@@ -9,8 +9,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-
 from conftest import copy_built, copy_corpus, settings_for
+
 from qa.chunking import chunk_document
 from qa.corpus import load_document
 from qa.embedding import MODEL_NAME, load_embedder
@@ -375,7 +375,6 @@ def test_a_missing_corpus_folder_never_empties_the_index(built, tmp_path):
 
 
 def test_a_damaged_build_asks_for_a_rebuild(built):
-    import shutil
 
     from qa.assistant import Assistant
 

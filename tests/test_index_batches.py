@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 from chromadb.api.models.Collection import Collection
+from conftest import settings_for
 
 import qa.index
-from conftest import settings_for
 from qa.index import COLLECTION, CorpusIndex, chroma_client
 
 LIMIT = 7  # stands in for Chroma's 5,461: the 49 chunks of the shipped corpus cross it

@@ -17,13 +17,13 @@ import urllib.request
 
 import pytest
 
-from qa.citations import statements, verify_markers
 from qa.assistant import Assistant
+from qa.citations import statements, verify_markers
 from qa.config import ConfigError, Settings
 from qa.generate import NO_ANSWER_REPLY, check_reply, compose_generated, user_prompt
 from qa.llms import parse_spec, smollm2_path
-from qa.types import Passage
 from qa.support import SupportJudge
+from qa.types import Passage
 
 QUESTION = "How many IRGC deaths were announced after the operation began on Jan. 31?"
 P1 = ("Since the operation started on Jan. 31, the IRGC has announced at least 42 fatalities, a significant "
@@ -342,8 +342,8 @@ def test_cli_streams_the_draft_and_prints_the_checked_answer(shipped, llama_serv
 
 # The LLM as the evaluation's support judge --------------------------------------------------------
 def test_llm_judge_falls_back_to_the_offline_judge_when_the_model_fails(judge):
-    from qa.support import LLMJudge
     from qa.llms import chat_model
+    from qa.support import LLMJudge
 
     model = chat_model(Settings(llm="openai:m", llm_base_url=f"http://127.0.0.1:{_free_port()}/v1", llm_timeout=2))
     asked: list[str] = []

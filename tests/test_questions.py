@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.question_kinds import asked_for_noun, event_terms, expected_kind, head_noun, supplies, unnamed_in
 from qa.chat import condense
+from qa.question_kinds import asked_for_noun, event_terms, expected_kind, head_noun, supplies, unnamed_in
 from qa.questions import decompose
 
 
@@ -29,7 +29,8 @@ def test_supplies_needs_something_new_of_the_asked_kind():
     assert not supplies("quantity", "On May 6, Iranian accounts shared pictures.", q)  # a date, not an amount
     who = "Who did Khamenei put in charge of the Iranian side?"
     assert supplies("entity", "Soleimani, assigned by Khamenei, travelled to Moscow.", who)
-    assert not supplies("entity", "Iran’s Supreme Leader Khamenei met the envoy in Tehran’s palace.", who.replace("Iranian", "Iranian Tehran"))
+    assert not supplies("entity", "Iran’s Supreme Leader Khamenei met the envoy in Tehran’s palace.",
+                        who.replace("Iranian", "Iranian Tehran"))
 
 
 def test_head_noun_and_anonymous_mentions():
@@ -57,7 +58,8 @@ def test_compound_questions_are_split_and_resolved():
 
 def test_followups_resolve_people_and_keep_context():
     history = [("Who commands the Quds Force?",
-                "According to The Guardian (14 December 2016), the militias report to the Iranian Maj Gen Qassem Suleimani [1].")]
+                "According to The Guardian (14 December 2016), the militias report to the Iranian "
+                "Maj Gen Qassem Suleimani [1].")]
     assert condense("Was he wounded?", history).display == "Was Qassem Suleimani wounded?"
     other = condense("Who reported that?", [("How many Iranians died in Syria?", "As many as 1,000 [1].")])
     assert other.followup and "How many Iranians died in Syria?" in other.retrieval
@@ -79,5 +81,6 @@ def test_a_name_spelled_a_little_differently_is_known_and_the_length_filter_lose
     probes = ["abcdefg", "abcdefgh", "abcdefghijk", "abcdefghijkl", "abcdefghijklm", "abcde", "abcdefghijklmnop"]
     probes += ["".join(random.choice("abcdefghij") for _ in range(random.randint(5, 15))) for _ in range(300)]
     for probe in probes:
-        unfiltered = bool(difflib.get_close_matches(probe, [t for t in vocabulary if t[0] == probe[0]], n=1, cutoff=0.8))
+        same_initial = [t for t in vocabulary if t[0] == probe[0]]
+        unfiltered = bool(difflib.get_close_matches(probe, same_initial, n=1, cutoff=0.8))
         assert stats.in_corpus(probe) == (probe in vocabulary or unfiltered), probe

@@ -146,7 +146,8 @@ class Assistant:
                  embedder: Embedder | None = None, **overrides: Any) -> None:
         """`chat_model` and `embedder` replace the configured language model and the shipped
         embedding model (any object with their methods); keyword overrides replace settings."""
-        self.settings = (settings or load_settings()).replace(**overrides) if overrides else (settings or load_settings())
+        base = settings or load_settings()
+        self.settings = base.replace(**overrides) if overrides else base
         self.index = CorpusIndex(self.settings)
         self.last_ingest: IngestReport | None = None
         self._retriever: HybridRetriever | None = None
@@ -168,7 +169,8 @@ class Assistant:
     @property
     def vectors(self) -> _VectorCache:
         """Texts -> unit vectors with the embedding model, cached by text."""
-        self.embedder
+        if self._vectors is None:
+            self._vectors = _VectorCache(self.embedder)
         return self._vectors
 
     def new_embedding_cache(self) -> _VectorCache:

@@ -48,7 +48,7 @@ class Chunk:
 @lru_cache(maxsize=1)
 def _encoding():
     import llama_index.core as core
-    import tiktoken  # noqa: PLC0415 - the cache location must be set first
+    import tiktoken
 
     cache = Path(core.__file__).parent / "_static" / "tiktoken_cache"
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(cache))

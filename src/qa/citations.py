@@ -189,7 +189,8 @@ def verify_quotes(answer: Answer) -> None:
                 raise CitationError(f"[{citation.number}] is cited for a sentence the answer does not quote")
 
 
-__all__ = ["MARKER", "CitationError", "attribution", "attributed", "numbers_in", "markers", "strip_markers", "normalize_citations",
+__all__ = ["MARKER", "CitationError", "attribution", "attributed", "numbers_in", "markers", "strip_markers",
+           "normalize_citations",
            "append_markers", "renumber", "quote", "parse_markers", "strip_attribution", "is_remark",
            "answer_sentences", "statements", "claims_text", "verify_markers", "verify_quotes",
            "CONFLICT_REMARK", "ABSTAIN_TEXT", "NOT_ANSWERED_TEXT", "LEADING_CONNECTIVE"]

@@ -18,7 +18,8 @@ _DROP_LINE = [re.compile(p, re.IGNORECASE) for p in (
     r"^(also read|next for you|article summary|read more|advertisement|p\.\s?s\.?|share|print)$",
     r"^\[?\d*\]?\s*<?https?://\S+>?$",                      # a bare URL, maybe numbered
     r"^\[[^\]\s]*\]\(#\)$",                                 # residue of a broken link
-    r"continue reading this article|registering at no cost|subscribe (now|today|to our)|sign up for (our|the) newsletter",
+    r"continue reading this article|registering at no cost|subscribe (now|today|to our)"
+    r"|sign up for (our|the) newsletter",
     r"\bcookies?\b.*\b(privacy|consent|agree|browsing)\b",
     r"^this entry was posted in|bookmark the permalink",
     r"your email address will not be published|required fields are marked|uses akismet to reduce spam",

@@ -79,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     evaluate.add_argument("paths", nargs="*", type=Path, metavar="SET", help="evaluation set files")
     evaluate.add_argument("--pipeline", default="ours,baseline", metavar="NAMES",
-                          help="comma-separated pipelines: ours, baseline (default both), extractive, llm (ours with that answerer)")
+                          help="comma-separated pipelines: ours, baseline (default both), extractive, "
+                               "llm (ours with that answerer)")
     evaluate.add_argument("--json", metavar="FILE", type=Path, help="write per-question and aggregate results")
     evaluate.add_argument("--report", metavar="FILE.html", type=Path, help="write a self-contained HTML report")
     evaluate.add_argument("--judge", choices=("offline", "llm"), default="offline",

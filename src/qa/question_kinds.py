@@ -104,7 +104,8 @@ def _asked(question: str) -> set[str]:
 
 def _already_asked(name: str, asked: set[str]) -> bool:
     # "Iran" is asked when the question says "Iranian", "Russia" when it says "Russian(s)".
-    return any(v in asked for v in (name, name.rstrip("s"), name + "n", name + "ns", name + "ian", name.removesuffix("n"),
+    return any(v in asked for v in (name, name.rstrip("s"), name + "n", name + "ns", name + "ian",
+                                    name.removesuffix("n"),
                                     name.removesuffix("an"), name.removesuffix("ian")))
 
 

@@ -15,8 +15,8 @@ retrieval, answers, citations, abstention and latency, and report or compare the
 
 from .datasets import EvalItem, EvalSetError, load_eval_set, load_sets, parse_item
 from .pipelines import OursPipeline, Pipeline, make_pipelines, pipeline_names
-from .report_text import compare, summary_table
 from .records import AnswerSentence, QuestionResult, QuestionScores, RetrievedPassage
+from .report_text import compare, summary_table
 from .run import EvalRun, PipelineRun, evaluate, load_run, run_pipeline
 from .scoring import aggregate, score_answer
 

@@ -82,7 +82,8 @@ class BaselinePipeline:
             collection = client.create_collection(COLLECTION, metadata={"fingerprint": fingerprint})
             documents = SimpleDirectoryReader(input_files=[str(p) for p in files]).load_data()
             storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
-            VectorStoreIndex.from_documents(documents, storage_context=storage, embed_model=as_llama_index(self._embedder),
+            VectorStoreIndex.from_documents(documents, storage_context=storage,
+                                            embed_model=as_llama_index(self._embedder),
                                             transformations=[SentenceSplitter()])
         self._index = VectorStoreIndex.from_vector_store(ChromaVectorStore(chroma_collection=collection),
                                                          embed_model=as_llama_index(self._embedder))

@@ -242,11 +242,13 @@ def render_pipeline_card(p: Pipeline) -> str:
 
 
 def swatch(colour: str) -> str:
-    return f'<svg class="swatch" width="12" height="12" aria-hidden="true"><rect width="12" height="12" rx="2" fill="{colour}"/></svg>'
+    return (f'<svg class="swatch" width="12" height="12" aria-hidden="true">'
+            f'<rect width="12" height="12" rx="2" fill="{colour}"/></svg>')
 
 
 def legend(pipelines: list[Pipeline]) -> str:
-    return '<div class="legend">' + "".join(f"<span>{swatch(p.colour)}{esc(p.name)}</span>" for p in pipelines) + "</div>"
+    items = "".join(f"<span>{swatch(p.colour)}{esc(p.name)}</span>" for p in pipelines)
+    return f'<div class="legend">{items}</div>'
 
 
 # ---------------------------------------------------------------- section: summary table
@@ -269,7 +271,8 @@ def render_summary(pipelines: list[Pipeline]) -> str:
     compare = len(pipelines) >= 2
     head = "".join(f'<th class="num">{swatch(p.colour)}{esc(p.name)}</th>' for p in pipelines)
     if compare:
-        head += f'<th class="num">difference<div class="cap">{esc(pipelines[0].name)} − {esc(pipelines[1].name)}</div></th>'
+        names = f"{esc(pipelines[0].name)} − {esc(pipelines[1].name)}"
+        head += f'<th class="num">difference<div class="cap">{names}</div></th>'
     rows = "".join(render_summary_row(pipelines, key, compare) for key in summary_metric_keys(pipelines))
     return (f'<section><h2>Summary</h2><table class="summary"><thead><tr><th>Metric</th>{head}</tr></thead>'
             f'<tbody>{rows}</tbody></table>'
@@ -329,8 +332,9 @@ def render_bar_panel(metric: str, types: list[str], pipelines: list[Pipeline]) -
         parts.append(svg_text(centre, top + BAR_PLOT_HEIGHT + 15, kind, "xl"))
         parts.append(svg_text(centre, top + BAR_PLOT_HEIGHT + 28, f"n={type_count(pipelines, kind)}", "xs"))
     height = top + BAR_PLOT_HEIGHT + bottom
-    return (f'<figure class="panel"><figcaption><b>{esc(title_label(spec))}</b> <span class="cap">{esc(spec.definition)}'
-            f'</span></figcaption><svg class="chart" role="img" viewBox="0 0 {width:.0f} {height:.0f}" '
+    return (f'<figure class="panel"><figcaption><b>{esc(title_label(spec))}</b> '
+            f'<span class="cap">{esc(spec.definition)}</span></figcaption>'
+            f'<svg class="chart" role="img" viewBox="0 0 {width:.0f} {height:.0f}" '
             f'width="{width:.0f}" height="{height:.0f}"><title>{esc(title_label(spec))} by question type</title>'
             f'{"".join(parts)}</svg></figure>')
 
@@ -569,7 +573,8 @@ def render_retrieval(q: dict[str, Any]) -> str:
     if not retrieved or is_unanswerable(q):
         return ""
     ranks = [str(r.get("rank", i + 1)) for i, r in enumerate(retrieved) if r.get("gold")]
-    text = f"gold passage retrieved at rank {', '.join(ranks)}" if ranks else f"no gold passage in the top {len(retrieved)}"
+    text = (f"gold passage retrieved at rank {', '.join(ranks)}" if ranks
+            else f"no gold passage in the top {len(retrieved)}")
     return f'<p class="retrieval {"" if ranks else "miss"}">{esc(text)}</p>'
 
 
@@ -687,11 +692,13 @@ def render_question_row(key: str, maps: list[dict[str, dict[str, Any]]]) -> str:
         if q is None:
             cells.append(f'<td colspan="{len(TABLE_COLUMNS)}" class="na sep">not asked</td>')
         elif q.get("error"):
-            cells.append(f'<td colspan="{len(TABLE_COLUMNS)}" class="error sep" title="{esc(q.get("error"))}">error</td>')
+            cells.append(f'<td colspan="{len(TABLE_COLUMNS)}" class="error sep" '
+                         f'title="{esc(q.get("error"))}">error</td>')
         else:
             cells.append("".join(f'<td class="num{" sep" if i == 0 else ""}">{cell(q)}</td>'
                                  for i, (_, _, cell) in enumerate(TABLE_COLUMNS)))
-    return (f'<tr data-key="{esc(key)}"><td title="{esc(known.get("question"))}"><code>{esc(known.get("id"))}</code></td>'
+    return (f'<tr data-key="{esc(key)}"><td title="{esc(known.get("question"))}">'
+            f'<code>{esc(known.get("id"))}</code></td>'
             f'<td>{esc(known.get("type"))}</td>{"".join(cells)}</tr>')
 
 

@@ -13,8 +13,8 @@ from typing import Any, Callable, Sequence
 
 from .datasets import QUESTION_TYPES, EvalItem, EvalSetError, load_sets
 from .pipelines import PIPELINES, Pipeline, make_pipelines, pipeline_names
-from .report_text import summary_table
 from .records import QuestionResult, RetrievedPassage
+from .report_text import summary_table
 from .scoring import Judge, aggregate, is_gold, score_answer
 
 RUN_FORMAT = "qa-eval-run/1"
