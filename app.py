@@ -21,6 +21,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the
 import gradio as gr  # noqa: E402 - after the environment is set
 
 import qa  # noqa: E402
+from qa.citations import markers  # noqa: E402
 
 log = logging.getLogger("qa.app")
 
@@ -30,7 +31,6 @@ EXAMPLES = [
     "Who commands the Quds Force?",
     "Where are Iraqi militia fighters who died in Syria being buried?",
 ]
-_MARKER = re.compile(r"\s?\[(\d+)\]")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>])")
 
 CSS = """
@@ -63,7 +63,7 @@ a.cite:hover { text-decoration: underline; }
 """
 
 # Clicking a [n] marker in the chat shows and highlights source n in the sources panel.
-HEAD = """
+HEAD = r"""
 <script>
 document.addEventListener('click', function (event) {
   const marker = event.target.closest('a.cite');
@@ -95,7 +95,7 @@ def render_answer(text: str, answer: qa.Answer | None = None, drafting: bool = F
     A language model's draft is marked as such until its citations have been checked."""
     citations = {c.number: c for c in answer.citations} if answer else {}
     parts, last = [], 0
-    for match in _MARKER.finditer(text):
+    for match in markers(text):
         parts.append(escape_markdown(text[last:match.start()]))
         number = int(match.group(1))
         citation = citations.get(number)
