@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 
 import qa
 from conftest import copy_corpus, settings_for
+from helpers import free_port
 from qa.assistant import Assistant
 from qa.config import ConfigError, Settings, load_settings
 from qa.index import CorpusIndex, StoreUnavailable
@@ -27,12 +27,6 @@ CHROMA = Path(sys.executable).with_name("chroma")
 QUESTIONS = ("How many Hezbollah fighters had died in Syria?",
              "How many IRGC deaths were announced after the operation began on Jan. 31?",
              "Who commands the Quds Force?")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ChromaServer:
