@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import ChromaServer
 from qa.assistant import Assistant
 from qa.config import Settings
 
@@ -54,3 +55,14 @@ def assistant(shipped) -> Assistant:
 @pytest.fixture()
 def corpus_copy(tmp_path) -> Path:
     return copy_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A real `chroma run` on 127.0.0.1 and a free port, shared by the session; stopped at its end.
+    Every index that uses it makes its own collections (named after its builds)."""
+    root = tmp_path_factory.mktemp("chroma-server")
+    running = ChromaServer(root / "data", root / "chroma.log")
+    running.start()
+    yield running
+    running.kill()
