@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+import qa
+from helpers import ChromaServer
 from qa.assistant import Assistant
 from qa.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
 EVAL_SET = CORPUS / "eval" / "aleppo.jsonl"
+
+# Subprocesses the tests start (app.py, python -m qa.cli, ...) must run the qa under test. A relative
+# PYTHONPATH (PYTHONPATH=src) does not hold in a subprocess started in another folder (test_ui starts
+# the app in a tmp dir), which then imported whatever qa the environment had installed instead.
+QA_SOURCE = str(Path(qa.__file__).resolve().parents[1])
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [QA_SOURCE, *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != QA_SOURCE)])
 
 
 def copy_corpus(target: Path) -> Path:
@@ -54,3 +64,14 @@ def assistant(shipped) -> Assistant:
 @pytest.fixture()
 def corpus_copy(tmp_path) -> Path:
     return copy_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A real `chroma run` on 127.0.0.1 and a free port, shared by the session; stopped at its end.
+    Every index that uses it makes its own collections (named after its builds)."""
+    root = tmp_path_factory.mktemp("chroma-server")
+    running = ChromaServer(root / "data", root / "chroma.log")
+    running.start()
+    yield running
+    running.kill()

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,12 @@ def test_chat_follow_up_in_terminal(shipped):
                           capture_output=True, text=True, env=environ, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("you>") >= 2 and "wounded" in done.stdout
+
+
+def test_a_subprocess_started_elsewhere_imports_the_qa_under_test(tmp_path):
+    import qa
+
+    done = subprocess.run([sys.executable, "-c", "import qa; print(qa.__file__)"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).resolve() == Path(qa.__file__).resolve()

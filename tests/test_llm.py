@@ -16,6 +16,7 @@ import time
 import urllib.request
 
 import pytest
+from helpers import free_port
 
 from qa.assistant import Assistant
 from qa.citations import statements, verify_markers
@@ -120,12 +121,6 @@ def test_specs():
 
 
 # A server that fails ---------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class _Garbage(http.server.BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 - the http.server hook name
         body = b"<html>502 upstream exploded</html>"
@@ -181,7 +176,7 @@ def garbage_server():
     ("garbage", "returned no text"),
 ])
 def test_a_failing_server_gives_the_extractive_answer_and_says_why(shipped, request, where, expected):
-    url = {"down": lambda: f"http://127.0.0.1:{_free_port()}/v1",
+    url = {"down": lambda: f"http://127.0.0.1:{free_port()}/v1",
            "silent": lambda: request.getfixturevalue("silent_server"),
            "garbage": lambda: request.getfixturevalue("garbage_server")}[where]()
     bot = Assistant(shipped, llm="openai:some-model", llm_base_url=url, llm_timeout=2)
@@ -256,7 +251,7 @@ def test_an_unusable_rewrite_is_replaced_by_the_rules(shipped):
 # SmolLM2, for real ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def llama_server():
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path()), "--model_alias", "smollm2",
          "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"],
@@ -345,7 +340,7 @@ def test_llm_judge_falls_back_to_the_offline_judge_when_the_model_fails(judge):
     from qa.llms import chat_model
     from qa.support import LLMJudge
 
-    model = chat_model(Settings(llm="openai:m", llm_base_url=f"http://127.0.0.1:{_free_port()}/v1", llm_timeout=2))
+    model = chat_model(Settings(llm="openai:m", llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_timeout=2))
     asked: list[str] = []
     llm_judge = LLMJudge(model, lambda claim, passages: asked.append(claim) or judge(claim, passages))
     assert llm_judge("Since Jan. 31 the IRGC has announced at least 42 fatalities.", [P1]) is True

@@ -7,7 +7,6 @@ Screenshots are saved in tests/artifacts/.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,18 +17,13 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, copy_corpus
+from helpers import free_port
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = REPO / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str) -> int:
@@ -43,7 +37,7 @@ def _get(url: str) -> int:
 def start_app(root: Path, **env: str) -> tuple[subprocess.Popen, str, Path]:
     """`python app.py` over a copy of the corpus in root, on a free port; returns once it serves."""
     corpus = copy_corpus(root / "corpus")
-    port = _free_port()
+    port = free_port()
     environ = {**os.environ, "QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(root / "index"),
                "QA_PORT": str(port), "QA_PROGRESS": "false", **env}
     log_path = root / "app.log"

@@ -1,0 +1,98 @@
+"""Helpers shared by the test modules: free ports, a real `chroma run` server, facts about the corpus."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from qa.chunking import chunk_document
+from qa.corpus import load_document
+
+# The venv's `chroma` console script, next to the interpreter running the tests (not resolved:
+# a venv's bin/python is a symlink to the base interpreter, whose folder has no `chroma`).
+CHROMA = Path(sys.executable).with_name("chroma")
+
+TRT = "trtworld-2015-10-iranian-troops-mobilise-for-aleppo.txt"
+GUARDIAN = "guardian-2016-12-14-iran-hails-victory-in-aleppo.txt"
+FIVE = {
+    "alavi-2015-12-inside-irans-secret-war-in-syria.txt",
+    "almonitor-2016-05-iranian-officials-blame-aleppo-ceasefire-violations.txt",
+    GUARDIAN,
+    "longwarjournal-2016-02-irgc-involvement-in-battle-for-aleppo.txt",
+    TRT,
+}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (the OS picks it; it may be taken again
+    before the caller binds it, which only ever happens under heavy port churn)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def edit_trt(corpus: Path) -> None:
+    path = corpus / TRT
+    text = path.read_text(encoding="utf-8")
+    assert text.count("Hmaymim Airport") == 1
+    path.write_text(text.replace("Hmaymim Airport", "Zanzibar Spaceport"), encoding="utf-8")
+
+
+def expected_chunks(settings, corpus: Path, doc_id: str) -> int:
+    doc = load_document(corpus / doc_id, corpus)
+    return len(chunk_document(doc, settings.chunk_tokens, settings.chunk_overlap_tokens))
+
+
+class ChromaServer:
+    """`chroma run --path <path> --host 127.0.0.1 --port <port>` as a subprocess."""
+
+    def __init__(self, path: Path, log: Path) -> None:
+        if not CHROMA.is_file():
+            pytest.fail(f"the chroma command is not at {CHROMA}: install the project (pip install -e .) "
+                        f"into the environment of {sys.executable}")
+        self.path, self.log, self.port = path, log, free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120.0) -> None:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [str(CHROMA), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"chroma run exited with {self.process.returncode}:\n{self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        self.kill()
+        pytest.fail(f"chroma run did not answer within {timeout} s:\n{self.log.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def collection_names(self) -> set[str]:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        client = chromadb.HttpClient(host="127.0.0.1", port=self.port,
+                                     settings=ChromaSettings(anonymized_telemetry=False))
+        try:
+            return {collection.name for collection in client.list_collections()}
+        finally:
+            client.close()
