@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import ChromaServer
 
 import qa
-from helpers import ChromaServer
 from qa.assistant import Assistant
 from qa.config import Settings
 

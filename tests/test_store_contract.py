@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import copy_built, copy_corpus, settings_for
 from helpers import FIVE, GUARDIAN, TRT, ChromaServer, edit_trt, expected_chunks
+
 from qa.assistant import Assistant
 from qa.embedding import load_embedder
 from qa.index import CorpusIndex, all_nodes
