@@ -49,6 +49,11 @@ def attribution(passage: Passage) -> str:
     return f"{who} ({when})" if when else str(who)
 
 
+def has_attribution(passage: Passage) -> bool:
+    """A passage whose source has a publisher or a date to name in "According to X (date)"."""
+    return bool(passage.metadata.get("publisher") or passage.metadata.get("date"))
+
+
 def attributed(body: str, passage: Passage) -> str:
     """A quoted sentence with its source: "According to X, their numbers…" reads well;
     "According to X, Raised by…" or "According to X, According to…" does not, so a sentence
@@ -189,8 +194,7 @@ def verify_quotes(answer: Answer) -> None:
                 raise CitationError(f"[{citation.number}] is cited for a sentence the answer does not quote")
 
 
-__all__ = ["MARKER", "CitationError", "attribution", "attributed", "numbers_in", "markers", "strip_markers",
-           "normalize_citations",
-           "append_markers", "renumber", "quote", "parse_markers", "strip_attribution", "is_remark",
-           "answer_sentences", "statements", "claims_text", "verify_markers", "verify_quotes",
-           "CONFLICT_REMARK", "ABSTAIN_TEXT", "NOT_ANSWERED_TEXT", "LEADING_CONNECTIVE"]
+__all__ = ["MARKER", "CitationError", "attribution", "attributed", "has_attribution", "numbers_in", "markers",
+           "strip_markers", "normalize_citations", "append_markers", "renumber", "quote", "parse_markers",
+           "strip_attribution", "is_remark", "answer_sentences", "statements", "claims_text", "verify_markers",
+           "verify_quotes", "CONFLICT_REMARK", "ABSTAIN_TEXT", "NOT_ANSWERED_TEXT", "LEADING_CONNECTIVE"]

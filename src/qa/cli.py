@@ -91,7 +91,12 @@ def _parser() -> argparse.ArgumentParser:
 
     calibrate = sub.add_parser("calibrate", help="choose the abstention threshold (or, with --judge, "
                                                  "the support judge's settings) from labelled data")
-    calibrate.add_argument("path", type=Path, help="an evaluation set, or with --judge a labelled support set")
+    calibrate.add_argument("path", type=Path, help="an evaluation set; with --judge a labelled support set; with "
+                                                  "--fit a suite of domains (corpus/eval/suite.toml)")
+    calibrate.add_argument("--fit", action="store_true",
+                           help="refit the answerer's model on every domain of a suite and print leave-one-domain-"
+                                "out figures (writes src/qa/evidence_model.json unless --output)")
+    calibrate.add_argument("--output", type=Path, metavar="FILE", help="with --fit: where to write the model")
     calibrate.add_argument("--judge", action="store_true",
                            help="calibrate the citation support judge on hand-labelled claim/passage pairs "
                                 "(corpus/eval/support-labels.jsonl)")
@@ -248,7 +253,14 @@ def _cmd_calibrate(args) -> int:
     from .eval.calibrate import calibrate, calibrate_judge
 
     try:
-        print((calibrate_judge if args.judge else calibrate)(_assistant(args), args.path))
+        if args.fit:
+            from .eval.fit import fit_suite
+
+            _, table = fit_suite(args.path, _assistant(args).settings, args.output,
+                                 progress=lambda line: print(line, file=sys.stderr))
+            print(table)
+        else:
+            print((calibrate_judge if args.judge else calibrate)(_assistant(args), args.path))
     except (ValueError, OSError) as exc:
         if isinstance(exc, EvalSetError):
             raise

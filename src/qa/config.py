@@ -53,9 +53,9 @@ class Settings:
     llm_temperature: float = 0.0
     llm_context_window: int = 4096
     unsupported: str = "drop"          # generated sentences the passages do not support: drop or mark
-    # Abstain when the best evidence scores below this. Calibrated, not guessed:
-    # `qa calibrate corpus/eval/aleppo.jsonl` prints the table this value comes from.
-    abstain_threshold: float = 0.304
+    # Abstain when P(the passages answer the question) is below this. Empty: the threshold fitted
+    # with the answerer's model by `qa calibrate --fit corpus/eval/suite.toml` (evidence_model.json).
+    abstain_threshold: float | None = None
     max_question_chars: int = 2000
     # Ingest
     auto_ingest: bool = True
@@ -150,6 +150,8 @@ def _coerce(name: str, value: Any) -> Any:
             return int(value)
         if kind == "float":
             return float(value)
+        if kind == "float | None":
+            return None if value is None or str(value).strip() == "" else float(value)
         if kind == "bool":
             if isinstance(value, str):
                 if value.strip().lower() in ("1", "true", "yes", "on"):

@@ -7,8 +7,9 @@ a citation can be checked by string comparison and cannot be hallucinated.
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -21,11 +22,13 @@ from .citations import (
     NOT_ANSWERED_TEXT,
     append_markers,
     attributed,
+    has_attribution,
     quote,
     strip_markers,
     verify_quotes,
 )
 from .embedding import leading_word_pieces
+from .evidence import EvidenceModel, load_model
 from .lexicon import CALENDAR, MONTHS, stopwords, terms
 from .question_kinds import (
     CAPITALISED,
@@ -40,48 +43,39 @@ from .question_kinds import (
 )
 from .types import Answer, Citation, Passage
 
-# Weights of the sentence score; with abstain_threshold they were chosen by
-# `qa calibrate corpus/eval/aleppo.jsonl` (see README, "Abstention").
-DENSE_WEIGHT = 0.5
-LEXICAL_WEIGHT = 0.5
-TYPE_BONUS = 0.08          # the sentence has the kind of thing asked for (a number, a date)
-RANK_BONUS = 0.04          # evidence from better-ranked passages, all else equal
-DATE_MATCH_BONUS = 0.03    # per matching year and month between the question and the source's date
-SELECTION_MARGIN = 0.12    # further sentences must score within this of the best
-MAX_EMBEDDED_CANDIDATES = 8   # sentences embedded per question: the costly step of answering
+MAX_EMBEDDED_CANDIDATES = 10  # sentences embedded per question: the costly step of answering
 EMBEDDED_SENTENCE_PIECES = 64  # a sentence's dense score reads its first 64 word pieces
+MIN_WORDS = 3              # shorter pieces ("Yes.", "See below.") state nothing quotable
 CONTEXT_WEIGHT = 0.5       # question words found only in the sentence before
-ANSWER_TYPE_MARGIN = 0.12  # one sentence this close to the best must supply what is asked
-STANDFIRST_WORDS = 14      # an unpunctuated line this long is a summary, not a headline
 COVERAGE_GAIN = 0.2        # share of the question's term weight a further sentence must add
+CONTENDER_RATIO = 0.5      # sentences this close (in P) to the best are weighed for the refusal features
+# Figures conflict only when two documents give different numbers for the same unit and the two
+# sentences share this much of their other content words (Jaccard): "dozens killed in the
+# attack" and "1,600 killed in the war" are about different things.
+CONFLICT_OVERLAP = 0.25
 
 _DENIAL = re.compile(r"\b(denied|denies|deny|dismiss(ed|ing)?|refuted|disputed|contradict\w*)\b", re.I)
 _EARLY_PRONOUN = re.compile(r"^(\S+\s+){0,12}?(its|their|they|them|he|his|she|her|this|these|those)\b", re.I)
-_BACK_REFERENCE = re.compile(r"^(They|Their|Them|He|His|She|Her|It|Its|This|These|Those|The unit|The report)\b")
-_LOWERCASE_OK = {"the", "a", "an", "their", "its", "his", "her", "this", "these", "those", "most", "many",
-                 "some", "several", "party", "in", "on", "at", "since", "until", "after", "before", "like",
-                 "among", "under", "over", "about", "although", "both", "each", "one", "two", "three",
-                 "all", "heavy", "top", "former", "deep", "reports"}
+_BACK_REFERENCE = re.compile(r"^(They|Their|Them|He|His|She|Her|It|Its|This|These|Those)\b")
 _DATELINE = re.compile(r"^(\w+day,? )?\d{1,2} \w+ \d{4}(, by\b| \d\d[.:]\d\d)|^By [A-Z]")
 _COMPLETE = re.compile(r"[.!?][\"'”’)\]]*$")
 _INTRODUCES_QUOTE = re.compile(r"\b(said|says|stated|added|wrote|told [\w ]{1,30}|declared|warned)[.:]$")
+_WORD = re.compile(r"[A-Za-z0-9]")
+
 
 @dataclass
-class _Candidate:
+class Candidate:
+    """One sentence of a retrieved passage, with the features the fitted model reads."""
     passage_rank: int
     passage: Passage
     start: int   # sentence offsets in passage.text
     end: int
     text: str
-    lexical: float = 0.0
-    dense: float = 0.0
-    bonus: float = 0.0
-    terms: frozenset[str] = frozenset()
+    terms: frozenset[str] = frozenset()      # question terms the sentence has
     supplies: bool = False   # has the kind of thing the question asks for (a new name, number, date)
+    features: dict[str, float] = field(default_factory=dict)
+    probability: float = 0.0                 # P(this sentence answers the question)
 
-    @property
-    def score(self) -> float:
-        return DENSE_WEIGHT * self.dense + LEXICAL_WEIGHT * self.lexical + self.bonus
 
 
 def _normalize(text: str) -> str:
@@ -92,53 +86,36 @@ _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
 
 
 def _date_match(question: str, passage: Passage) -> float:
-    """A question about 'October 2015' favours sources published then."""
+    """1 when the question names the year (2 with the month) its source was published in."""
     published = str(passage.metadata.get("date", ""))
     years = _YEAR.findall(question)
     if not published or not years or published[:4] not in years:
         return 0.0
-    lower = question.lower()
     month = int(published[5:7]) if len(published) >= 7 and published[5:7].isdigit() else 0
-    if not 1 <= month <= 12:
-        month = 0
-    same_month = month and MONTHS[month - 1].lower() in lower
-    return DATE_MATCH_BONUS * (2 if same_month else 1)
+    same_month = 1 <= month <= 12 and MONTHS[month - 1].lower() in question.lower()
+    return 2.0 if same_month else 1.0
 
 
 def _quotable(sentence: str) -> bool:
-    """Headlines, bylines and datelines are not statements to quote; a standfirst (a long
-    summary line without a full stop) is."""
-    complete = bool(_COMPLETE.search(sentence)) or len(sentence.split()) >= STANDFIRST_WORDS
-    return len(sentence) >= 12 and complete and not _DATELINE.match(sentence)
+    """A piece of text that can be quoted as a statement: a few words, not a byline or dateline."""
+    words = [w for w in sentence.split() if _WORD.search(w)]
+    return len(words) >= MIN_WORDS and not _DATELINE.match(sentence)
 
 
-def _sentence_spans(cand: "_Candidate") -> tuple[list[tuple[int, int]], int]:
+def _sentence_spans(cand: Candidate) -> tuple[list[tuple[int, int]], int]:
     """The sentence spans of cand's passage and the index of cand among them."""
     spans = split_sentences(cand.passage.text)
     return spans, next((i for i, s in enumerate(spans) if s[0] == cand.start), 0)
 
 
-def _terms_around(cand: "_Candidate") -> set[str]:
+def _terms_around(cand: Candidate) -> set[str]:
     """Terms of a sentence and of the sentences either side of it in its passage."""
     spans, index = _sentence_spans(cand)
     window = spans[max(0, index - 1): index + 2]
     return set(terms(" ".join(cand.passage.text[a:b] for a, b in window)))
 
 
-def _supplying_first(question: str, candidates: list["_Candidate"]) -> list["_Candidate"]:
-    """For 'how many / when / who' questions, a close candidate that gives a number, date or
-    name leads over a slightly better one that only restates the question."""
-    kind = expected_kind(question)
-    if kind not in ("entity", "quantity", "date") or not candidates or candidates[0].supplies:
-        return candidates
-    top = candidates[0].score
-    lead = next((c for c in candidates if c.supplies and c.score >= top - ANSWER_TYPE_MARGIN), None)
-    if lead is None:
-        return candidates
-    return [lead] + [c for c in candidates if c is not lead]
-
-
-def _supplying_neighbour(cand: "_Candidate", kind: str | None, question: str) -> tuple[int, int] | None:
+def _supplying_neighbour(cand: Candidate, kind: str | None, question: str) -> tuple[int, int] | None:
     """The sentence after (or else before) cand in its passage that has what is asked."""
     if kind is None:
         return None
@@ -149,60 +126,141 @@ def _supplying_neighbour(cand: "_Candidate", kind: str | None, question: str) ->
     return None
 
 
+def _bigrams(words: Sequence[str]) -> set[tuple[str, str]]:
+    return set(zip(words, words[1:]))
+
+
+def _heading_text(passage: Passage) -> str:
+    meta = passage.metadata
+    return " ".join(str(meta.get(k, "")) for k in ("title", "section", "table_header"))
+
+
+def _units(text: str) -> dict[str, set[str]]:
+    """Figures by what they count: {"fighter": {"1600"}, ...} (the content word after each number)."""
+    found: dict[str, set[str]] = {}
+    for figure in quantities(text):
+        at = text.replace(",", "").find(figure) if figure[:1].isdigit() else text.lower().find(figure)
+        after = terms(text.replace(",", "")[at + len(figure): at + len(figure) + 40]) if at >= 0 else []
+        if after:
+            found.setdefault(after[0], set()).add(figure)
+    return found
+
+
+def _figures_conflict(a: Candidate, b: Candidate) -> bool:
+    """Two documents give different figures for the same unit, in sentences about the same thing."""
+    if a.passage.doc_id == b.passage.doc_id:
+        return False
+    units_a, units_b = _units(a.text), _units(b.text)
+    shared = [u for u in units_a if u in units_b and units_a[u] != units_b[u]]
+    if not shared:
+        return False
+    terms_a, terms_b = set(terms(a.text)), set(terms(b.text))
+    overlap = len(terms_a & terms_b) / max(1, len(terms_a | terms_b))
+    return overlap >= CONFLICT_OVERLAP
+
+
 class ExtractiveAnswerer:
-    """Selects, attributes and cites sentences. `embed` maps texts to unit vectors."""
+    """Selects, attributes and cites sentences with the fitted evidence model.
+
+    `embed` maps texts to unit vectors; `idf` weighs a term; `known` says whether the corpus
+    uses a term. `abstain_threshold` overrides the model's fitted P(answerable) cut-off."""
 
     def __init__(self, embed: Callable[[list[str]], np.ndarray], idf: Callable[[str], float],
-                 abstain_threshold: float, max_sentences: int,
-                 known: Callable[[str], bool] | None = None) -> None:
+                 abstain_threshold: float | None, max_sentences: int,
+                 known: Callable[[str], bool] | None = None, model: EvidenceModel | None = None) -> None:
         self._embed = embed
         self._idf = idf
         self._known = known
-        self.abstain_threshold = abstain_threshold
+        self.model = model or load_model()
+        self.abstain_threshold = self.model.answer_threshold if abstain_threshold is None else abstain_threshold
         self.max_sentences = max_sentences
 
     # Scoring -----------------------------------------------------------------------
-    def candidates(self, question: str, query_vector: np.ndarray, passages: Sequence[Passage]) -> list[_Candidate]:
-        """Every distinct sentence of the passages, scored against the question."""
-        q_terms = set(terms(question))
+    def candidates(self, question: str, query_vector: np.ndarray, passages: Sequence[Passage],
+                   shortlist: int = MAX_EMBEDDED_CANDIDATES) -> list[Candidate]:
+        """The most promising distinct sentences of the passages, best first, each with its
+        features and P(it answers the question)."""
+        q_words = terms(question)
+        q_terms = set(q_words)
         q_weight = sum(self._idf(t) for t in q_terms) or 1.0
+        q_bigrams = _bigrams(q_words)
         kind = expected_kind(question)
+
+        def coverage(found: set[str]) -> float:
+            return sum(self._idf(t) for t in q_terms & found) / q_weight
+
         seen: set[str] = set()
-        found: list[_Candidate] = []
+        found: list[Candidate] = []
         for rank, passage in enumerate(passages):
-            previous_terms: set[str] = set()
-            for start, end in split_sentences(passage.text):
+            spans = split_sentences(passage.text)
+            sentence_terms = [terms(passage.text[a:b]) for a, b in spans]
+            passage_coverage = coverage(set().union(*map(set, sentence_terms)) if spans else set())
+            heading_coverage = coverage(set(terms(_heading_text(passage))))
+            date_match = _date_match(question, passage)
+            for i, (start, end) in enumerate(spans):
                 text = passage.text[start:end]
-                s_terms = set(terms(text))
-                context_terms, previous_terms = previous_terms, s_terms
                 key = _normalize(text)
                 if key in seen or not _quotable(text):
                     continue
                 seen.add(key)
-                cand = _Candidate(rank, passage, start, end, text)
-                cand.terms = frozenset(s_terms & q_terms)
-                # Words of the sentence before count half: "Hezbollah ... . Party loyalists say
-                # at least 1,600 of its fighters ..." answers a question about Hezbollah.
-                from_context = (q_terms & context_terms) - s_terms if _EARLY_PRONOUN.search(text) else set()
-                cand.lexical = (sum(self._idf(t) for t in q_terms & s_terms)
-                                + CONTEXT_WEIGHT * sum(self._idf(t) for t in from_context)) / q_weight
+                words = sentence_terms[i]
+                s_terms = set(words)
+                previous = set(sentence_terms[i - 1]) if i else set()
+                window = s_terms | previous | (set(sentence_terms[i + 1]) if i + 1 < len(spans) else set())
+                # Words of the sentence before count half when this one refers back to it:
+                # "Hezbollah ... . Party loyalists say at least 1,600 of its fighters ...".
+                from_context = (q_terms & previous) - s_terms if _EARLY_PRONOUN.search(text) else set()
+                cand = Candidate(rank, passage, start, end, text, terms=frozenset(s_terms & q_terms))
                 cand.supplies = kind is not None and supplies(kind, text, question)
-                if cand.supplies:
-                    cand.bonus += TYPE_BONUS
-                cand.bonus += RANK_BONUS / (1 + rank) + _date_match(question, passage)
+                cand.features = {
+                    "lexical": coverage(s_terms) + CONTEXT_WEIGHT * coverage(from_context),
+                    "window": coverage(window),
+                    "passage": passage_coverage,
+                    "heading": heading_coverage,
+                    "rank": 1.0 / (1 + rank),
+                    "supplies": float(cand.supplies),
+                    "lacks": float(kind is not None and not cand.supplies),
+                    "length": math.log1p(len(text.split())),
+                    "complete": float(bool(_COMPLETE.search(text))),
+                    "bigrams": len(q_bigrams & _bigrams(words)) / len(q_bigrams) if q_bigrams else 0.0,
+                    "date_match": date_match,
+                }
                 found.append(cand)
-        # The model reads ~3,000 word pieces a second on 2 cores, so embedding the sentences is
-        # most of an answer's time: embed only the most promising, and only their start. On
-        # aleppo.jsonl, 8 candidates cut to 64 word pieces score as 14 whole ones did
-        # (key facts 0.78, gold cited 0.95), at about half the word pieces embedded.
-        found.sort(key=lambda c: c.lexical + c.bonus, reverse=True)
-        shortlist = found[:MAX_EMBEDDED_CANDIDATES]
-        if shortlist:
-            vectors = self._embed([leading_word_pieces(c.text, EMBEDDED_SENTENCE_PIECES) for c in shortlist])
-            for cand, vector in zip(shortlist, vectors):
-                cand.dense = float(np.dot(query_vector, vector))
-        shortlist.sort(key=lambda c: c.score, reverse=True)
-        return shortlist
+        if not found:
+            return []
+        best_lexical = max(c.features["lexical"] for c in found)
+        for cand in found:
+            cand.features["lexical_gap"] = cand.features["lexical"] - best_lexical
+        chosen = self.shortlisted(found, shortlist)
+        self.embed(chosen, query_vector)
+        return self.ranked(chosen)
+
+    def shortlisted(self, found: Sequence[Candidate], size: int = MAX_EMBEDDED_CANDIDATES) -> list[Candidate]:
+        """The `size` candidates most likely to answer by their cheap features."""
+        cheap = self.model.shortlist.probabilities(self.model.shortlist.matrix([c.features for c in found]))
+        return [found[i] for i in np.argsort(-cheap, kind="stable")[:size]]
+
+    def embed(self, candidates: Sequence[Candidate], query_vector: np.ndarray) -> None:
+        """Each candidate's embedding similarity to the question. Embedding the sentences is most
+        of an answer's time (the model reads ~3,000 word pieces a second on 2 cores): only the
+        shortlist, and only each sentence's start."""
+        if not candidates:
+            return
+        vectors = self._embed([leading_word_pieces(c.text, EMBEDDED_SENTENCE_PIECES) for c in candidates])
+        for cand, vector in zip(candidates, vectors):
+            cand.features["dense"] = float(np.dot(query_vector, vector))
+
+    def ranked(self, candidates: list[Candidate]) -> list[Candidate]:
+        """Candidates with P(answers) from all their features, best first."""
+        if not candidates:
+            return []
+        best_dense = max(c.features["dense"] for c in candidates)
+        for cand in candidates:
+            cand.features["dense_gap"] = cand.features["dense"] - best_dense
+        probabilities = self.model.sentence.probabilities(self.model.sentence.matrix([c.features for c in candidates]))
+        for cand, p in zip(candidates, probabilities):
+            cand.probability = float(p)
+        return sorted(candidates, key=lambda c: c.probability, reverse=True)
 
     def unknown_names(self, question: str) -> list[str]:
         """Names in the question that the corpus never uses, even spelled a little differently."""
@@ -223,19 +281,76 @@ class ExtractiveAnswerer:
                 last_end = match.start() + len(word)
         return unknown
 
-    def evidence_score(self, candidates: Sequence[_Candidate]) -> float:
-        return candidates[0].score if candidates else 0.0
+    def question_features(self, question: str, candidates: Sequence[Candidate]) -> dict[str, float]:
+        """What the fitted model reads to decide whether the passages answer the question."""
+        q_terms = set(terms(question))
+        q_weight = sum(self._idf(t) for t in q_terms) or 1.0
+        unknown_weight = sum(self._idf(t) for t in q_terms if self._known is not None and not self._known(t))
+        refusals = self._refusals(question, candidates)
+        best = candidates[0] if candidates else None
+        return {
+            "best": best.probability if best else 0.0,
+            "best_dense": max((c.features.get("dense", 0.0) for c in candidates), default=0.0),
+            "best_lexical": max((c.features["lexical"] for c in candidates), default=0.0),
+            "best_window": max((c.features["window"] for c in candidates), default=0.0),
+            "passage_coverage": max((c.features["passage"] for c in candidates), default=0.0),
+            "unknown_share": unknown_weight / q_weight,
+            "unknown_names": float(bool(self.unknown_names(question))),
+            **{name: float(name in refusals) for name in ("kind_missing", "head_missing", "event_missing",
+                                                         "anonymous")},
+        }
+
+    def answerability(self, question: str, candidates: Sequence[Candidate]) -> tuple[float, dict[str, float]]:
+        """P(the passages answer the question), and the features it was computed from."""
+        features = self.question_features(question, candidates)
+        if not candidates:
+            return 0.0, features
+        return self.model.answerable.probability(features), features
+
+    def _refusals(self, question: str, candidates: Sequence[Candidate]) -> dict[str, str]:
+        """Signs that the passages talk about the subject without answering, each with the
+        reason an abstention would give. They are features of the fitted model, not verdicts."""
+        if not candidates:
+            return {}
+        found: dict[str, str] = {}
+        kind = expected_kind(question)
+        top = candidates[0].probability
+        contenders = [c for c in candidates if c.probability >= CONTENDER_RATIO * top] or list(candidates[:1])
+        if (kind in ("entity", "quantity", "date") and not any(c.supplies for c in contenders)
+                and _supplying_neighbour(candidates[0], kind, question) is None):
+            found["kind_missing"] = f"The corpus does not give the {_KIND_WORDS[kind]} asked for"
+        if kind == "quantity" and not any(mentions_head(question, c.passage.text) for c in contenders if c.supplies):
+            found["head_missing"] = f"The corpus does not mention the {head_noun(question)} asked about"
+        noun = asked_for_noun(question)
+        if kind == "entity" and noun:
+            mentioning = [c for c in contenders if re.search(rf"\b{re.escape(noun)}\b", c.text, re.I)]
+            if mentioning and all(unnamed_in(question, c.text) for c in mentioning):
+                found["anonymous"] = f"The corpus does not name the {noun}"
+        events = event_terms(question)
+        if events and not any(events <= _terms_around(c) for c in contenders if c.supplies or kind is None):
+            found["event_missing"] = "The corpus does not report that event"
+        return found
+
+    def _refusal_reason(self, question: str, candidates: Sequence[Candidate], features: dict[str, float]) -> str:
+        """The abstention's reason: the sign that weighed most against answering."""
+        unknown = self.unknown_names(question)
+        reasons = self._refusals(question, candidates)
+        if unknown:
+            reasons["unknown_names"] = f"The corpus does not mention {_join(unknown)}"
+        if not reasons:
+            return ""
+        pushes = self.model.answerable.contributions(features)
+        return reasons[min(reasons, key=lambda name: pushes.get(name, 0.0))]
 
     # Selection -----------------------------------------------------------------------
-    def select(self, question: str, candidates: list[_Candidate], single: bool = True) -> tuple[list[_Candidate], bool]:
+    def select(self, question: str, candidates: list[Candidate], single: bool = True) -> tuple[list[Candidate], bool]:
         """The sentences to answer with, and whether they conflict. A part of a compound
         question gets fewer sentences than a whole one."""
         best = candidates[0]
-        floor = max(self.abstain_threshold, best.score - SELECTION_MARGIN)
+        floor = self.model.selection_ratio * best.probability
         chosen = [best]
         covered = set(best.terms)
         q_weight = sum(self._idf(t) for t in terms(question)) or 1.0
-        wants_quantity = expected_kind(question) == "quantity"
         limit = self.max_sentences if single else max(1, self.max_sentences - 1)
         for cand in candidates[1:]:
             if len(chosen) >= limit:
@@ -243,31 +358,24 @@ class ExtractiveAnswerer:
             # A sentence that covers question words the chosen ones miss (the second half of a
             # two-part question) may score lower and still belong in the answer.
             gain = sum(self._idf(t) for t in cand.terms - covered) / q_weight
-            if cand.score >= floor or (gain >= COVERAGE_GAIN and cand.score >= best.score - 2 * SELECTION_MARGIN):
+            if cand.probability >= floor or (gain >= COVERAGE_GAIN and cand.probability >= floor * floor):
                 chosen.append(cand)
                 covered |= cand.terms
         conflict = False
-        if wants_quantity:
-            # Make sure a differing figure from another sentence is shown, not hidden.
-            figures = {frozenset(quantities(c.text)) for c in chosen if quantities(c.text)}
+        if expected_kind(question) == "quantity":
+            # A differing figure for the same thing from another document is shown, not hidden.
             for cand in candidates[1:]:
-                if cand in chosen or not quantities(cand.text):
+                if cand in chosen or len(chosen) > self.max_sentences or cand.probability < floor * floor:
                     continue
-                on_topic = cand.lexical >= 0.75 * best.lexical
-                close = cand.score >= best.score - SELECTION_MARGIN
-                if on_topic and close and frozenset(quantities(cand.text)) not in figures:
-                    if len(chosen) >= self.max_sentences + 1:
-                        break
+                if any(_figures_conflict(cand, c) for c in chosen):
                     chosen.append(cand)
-                    figures.add(frozenset(quantities(cand.text)))
-            conflict = len(figures) > 1
+            conflict = any(_figures_conflict(a, b) for i, a in enumerate(chosen) for b in chosen[i + 1:])
         denials = [c for c in chosen if _DENIAL.search(c.text)]
-        if denials and any(c.passage.doc_id != denials[0].passage.doc_id or not _DENIAL.search(c.text) for c in chosen):
+        if any(c.passage.doc_id != d.passage.doc_id and not _DENIAL.search(c.text) for d in denials for c in chosen):
             conflict = True
-        chosen = self._with_context(chosen, question)
-        return chosen, conflict
+        return self._with_context(chosen, question), conflict
 
-    def _with_context(self, chosen: list[_Candidate], question: str) -> list[_Candidate]:
+    def _with_context(self, chosen: list[Candidate], question: str) -> list[Candidate]:
         """A sentence that starts with 'They'/'Its'... comes with the sentence it refers back to;
         one that ends '... said.' comes with the quotation that follows; the best sentence,
         when it lacks what is asked (a name, a reason), comes with the neighbour that has it."""
@@ -289,54 +397,30 @@ class ExtractiveAnswerer:
                 if not _quotable(cand.passage.text[start:end]):
                     continue
                 if not any(c.passage is cand.passage and c.start == start for c in result):
-                    result.append(_Candidate(cand.passage_rank, cand.passage, start, end, cand.passage.text[start:end]))
+                    result.append(Candidate(cand.passage_rank, cand.passage, start, end, cand.passage.text[start:end]))
         return result
 
-    # Composition ----------------------------------------------------------------------
-    def _refusal(self, question: str, candidates: list[_Candidate]) -> str | None:
-        """Why the candidates do not answer the question, or None when they do."""
-        if not candidates or self.evidence_score(candidates) < self.abstain_threshold:
-            return ""
-        kind = expected_kind(question)
-        contenders = [c for c in candidates if c.score >= candidates[0].score - ANSWER_TYPE_MARGIN]
-        if (kind in ("entity", "quantity", "date") and not any(c.supplies for c in contenders)
-                and _supplying_neighbour(candidates[0], kind, question) is None):
-            # The passages talk about the subject but never give the name/number/date asked for.
-            return f"The corpus does not give the {_KIND_WORDS[kind]} asked for"
-        if kind == "quantity" and not any(mentions_head(question, c.passage.text) for c in contenders if c.supplies):
-            # "How many Russian servicemen…" answered by passages that never mention servicemen.
-            # (Not for names or places: "Which countries…" is answered by "Saudi Arabia and
-            # Turkey", "Which airfield…" by "Hmaymim Airport", without the asked-for word.)
-            return f"The corpus does not mention the {head_noun(question)} asked about"
-        noun = asked_for_noun(question)
-        if kind == "entity" and noun:
-            mentioning = [c for c in contenders if re.search(rf"\b{re.escape(noun)}\b", c.text, re.I)]
-            if mentioning and all(unnamed_in(question, c.text) for c in mentioning):
-                return f"The corpus does not name the {noun}"
-        events = event_terms(question)
-        if events and not any(events <= _terms_around(c) for c in contenders if c.supplies or kind is None):
-            # "When was Soleimani killed?" answered with sentences about his being wounded.
-            return "The corpus does not report that event"
-        return None
-
+    # Answering ----------------------------------------------------------------------
     def answer(self, parts: Sequence[tuple[str, np.ndarray]], passages: Sequence[Passage],
                display_question: str, alternatives: bool = False) -> Answer:
         """Answer a question given as one or more parts (text to score against, its vector)."""
-        unknown = self.unknown_names(display_question)
-        if unknown:
-            return abstention(display_question, f"The corpus does not mention {_join(unknown)}")
-        chosen: list[_Candidate] = []
+        scored = [(text, self.candidates(text, vector, passages)) for text, vector in parts]
+        return self.answer_from(scored, display_question, alternatives)
+
+    def answer_from(self, scored: Sequence[tuple[str, list[Candidate]]], display_question: str,
+                    alternatives: bool = False) -> Answer:
+        """Answer from each part's scored candidates: abstain, or select, attribute and cite."""
+        chosen: list[Candidate] = []
         unanswered: list[str] = []
         refusal = ""
         conflict = False
-        for text, vector in parts:
-            candidates = self.candidates(text, vector, passages)
-            why = self._refusal(text, candidates)
-            if why is not None:
-                refusal = refusal or why
+        for text, candidates in scored:
+            p, features = self.answerability(text, candidates)
+            if p < self.abstain_threshold:
+                refusal = refusal or self._refusal_reason(text, candidates, features)
                 unanswered.append(text)
                 continue
-            picked, part_conflict = self.select(text, _supplying_first(text, candidates), single=len(parts) == 1)
+            picked, part_conflict = self.select(text, candidates, single=len(scored) == 1)
             conflict = conflict or part_conflict
             for cand in picked:
                 if not any(c.passage is cand.passage and c.start == cand.start for c in chosen):
@@ -349,7 +433,6 @@ class ExtractiveAnswerer:
             conflict = not unanswered
             unanswered = []
         return compose(display_question, chosen, conflict, unanswered)
-
 
 _KIND_WORDS = {"entity": "name", "quantity": "number", "date": "date", "place": "place", "reason": "reason"}
 
@@ -373,12 +456,12 @@ def _sentence_body(text: str, lead: bool) -> str:
         return text
     text = LEADING_CONNECTIVE.sub("", text)
     first = text.split(" ", 1)[0]
-    if (first.lower() in _LOWERCASE_OK or first.lower() in stopwords()) and first[:1].isupper() and not first.isupper():
+    if first.lower() in stopwords() and first[:1].isupper() and not first.isupper():
         text = first.lower() + text[len(first):]
     return text
 
 
-def compose(question: str, chosen: list[_Candidate], conflict: bool, unanswered: Sequence[str] = ()) -> Answer:
+def compose(question: str, chosen: list[Candidate], conflict: bool, unanswered: Sequence[str] = ()) -> Answer:
     """Group sentences by passage (best passage first), attribute, number and verify."""
     order: list[Passage] = []
     for cand in chosen:
@@ -395,7 +478,9 @@ def compose(question: str, chosen: list[_Candidate], conflict: bool, unanswered:
     for number, passage in enumerate(order, start=1):
         sentences = sorted((c for c in chosen if c.passage is passage), key=lambda c: c.start)
         for cand in sentences:
-            lead = passage.doc_id not in told
+            # "According to X (date), …" only where there is a publisher or a date to name;
+            # otherwise the sentence stands on its own, with its [n].
+            lead = passage.doc_id not in told and has_attribution(passage)
             # A footnote mark in the source ("[3]") would read as a citation: it is dropped.
             body = _sentence_body(strip_markers(cand.text), lead)
             if lead:
@@ -410,4 +495,4 @@ def compose(question: str, chosen: list[_Candidate], conflict: bool, unanswered:
     return answer
 
 
-__all__ = ["ExtractiveAnswerer", "abstention", "compose"]
+__all__ = ["ExtractiveAnswerer", "Candidate", "abstention", "compose"]
