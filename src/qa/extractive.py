@@ -197,6 +197,8 @@ class ExtractiveAnswerer:
             passage_coverage = coverage(set().union(*map(set, sentence_terms)) if spans else set())
             heading_coverage = coverage(set(terms(_heading_text(passage))))
             date_match = _date_match(question, passage)
+            retrieval = passage.metadata.get("retrieval") or {}
+            keyword_rank = retrieval.get("keyword_rank")
             for i, (start, end) in enumerate(spans):
                 text = passage.text[start:end]
                 key = _normalize(text)
@@ -224,6 +226,8 @@ class ExtractiveAnswerer:
                     "complete": float(bool(_COMPLETE.search(text))),
                     "bigrams": len(q_bigrams & _bigrams(words)) / len(q_bigrams) if q_bigrams else 0.0,
                     "date_match": date_match,
+                    "passage_dense": float(retrieval.get("dense", 0.0)),
+                    "keyword": 0.0 if keyword_rank is None else 1.0 / (1 + keyword_rank),
                 }
                 found.append(cand)
         if not found:
@@ -294,6 +298,7 @@ class ExtractiveAnswerer:
             "best_lexical": max((c.features["lexical"] for c in candidates), default=0.0),
             "best_window": max((c.features["window"] for c in candidates), default=0.0),
             "passage_coverage": max((c.features["passage"] for c in candidates), default=0.0),
+            "passage_dense": max((c.features["passage_dense"] for c in candidates), default=0.0),
             "unknown_share": unknown_weight / q_weight,
             "unknown_names": float(bool(self.unknown_names(question))),
             **{name: float(name in refusals) for name in ("kind_missing", "head_missing", "event_missing",

@@ -14,6 +14,7 @@ from .store import Store, close_client
 from .types import Passage
 
 EXTRA_PASSAGES_PER_PART = 2
+RRF_K = 60.0
 
 
 class _MatchingOnly:
@@ -72,20 +73,18 @@ class HybridRetriever:
         close_client(self._client)
 
     # Retrieval ---------------------------------------------------------------------
-    def _retrievers(self, mode: str, candidates: int) -> list:
-        found = []
+    def _retrievers(self, mode: str, candidates: int) -> dict:
+        found = {}
         if mode in ("hybrid", "dense"):
-            found.append(self._vector_index.as_retriever(similarity_top_k=candidates))
+            found["dense"] = self._vector_index.as_retriever(similarity_top_k=candidates)
         if mode in ("hybrid", "keyword") and self._bm25 is not None:
             # Shared by concurrent questions: only ever raised, the fusion trims to each one's k.
             self._bm25.similarity_top_k = min(max(candidates, self._bm25.similarity_top_k), self.size)
-            found.append(_MatchingOnly(self._bm25))
+            found["keyword"] = _MatchingOnly(self._bm25)
         return found
 
     def retrieve(self, query: str, top_k: int | None = None, mode: str | None = None,
                  query_embedding: list[float] | None = None, candidates: int | None = None) -> list[Passage]:
-        from llama_index.core.llms import MockLLM
-        from llama_index.core.retrievers import QueryFusionRetriever
         from llama_index.core.schema import QueryBundle
 
         if not self.size:
@@ -93,20 +92,15 @@ class HybridRetriever:
         top_k = top_k or self.settings.top_k
         mode = mode or self.settings.retrieval_mode
         candidates = max(candidates or self.settings.candidates_per_retriever, top_k * 2)
-        retrievers = self._retrievers(mode, candidates)
         bundle = QueryBundle(query_str=query, embedding=query_embedding)
         try:
             with self._store.errors():
-                if len(retrievers) == 1:
-                    results = retrievers[0].retrieve(bundle)
-                else:
-                    fusion = QueryFusionRetriever(retrievers, llm=MockLLM(), mode="reciprocal_rerank",
-                                                  similarity_top_k=candidates, num_queries=1, use_async=False)
-                    results = fusion.retrieve(bundle)
+                ranked = {name: retriever.retrieve(bundle)
+                          for name, retriever in self._retrievers(mode, candidates).items()}
         except StoreUnavailable:
             self.broken = True
             raise
-        return merge_overlapping(results)[:top_k]
+        return merge_overlapping(fuse(ranked)[:candidates])[:top_k]
 
     def retrieve_many(self, queries: Sequence[tuple[str, list[float] | None]], top_k: int | None = None,
                       mode: str | None = None, candidates: int | None = None) -> list[Passage]:
@@ -123,14 +117,37 @@ class HybridRetriever:
         return main
 
 
+def fuse(ranked: dict[str, list]) -> list[tuple[object, dict[str, float]]]:
+    """Reciprocal rank fusion of each retriever's ranked chunks (k = 60, as llama-index's
+    QueryFusionRetriever), keeping what each retriever said of each chunk: its rank and, for
+    the dense retriever, its cosine similarity. The answerer reads those as evidence; the
+    library's fusion keeps only the fused score, so the fusion is done here."""
+    fused: dict[str, float] = {}
+    first: dict[str, object] = {}
+    signals: dict[str, dict[str, float]] = {}
+    for name, results in ranked.items():
+        for rank, item in enumerate(sorted(results, key=lambda n: n.score or 0.0, reverse=True)):
+            key = item.node.node_id
+            fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
+            first.setdefault(key, item)
+            signals.setdefault(key, {})[f"{name}_rank"] = float(rank)
+            if name == "dense":
+                signals[key]["dense"] = float(item.score or 0.0)
+    order = sorted(fused, key=lambda k: fused[k], reverse=True)
+    for key in order:
+        first[key].score = fused[key]
+    return [(first[key], signals[key]) for key in order]
+
+
 def merge_overlapping(results: list) -> list[Passage]:
-    """Turn ranked chunks into passages; a chunk overlapping a better-ranked one of the same
-    document is merged into it, so no text is shown twice."""
+    """Turn ranked chunks (with each retriever's signals) into passages; a chunk overlapping a
+    better-ranked one of the same document is merged into it, so no text is shown twice."""
     passages: list[Passage] = []
-    for item in results:
+    for item, signals in results:
         node, meta = item.node, item.node.metadata
         chunk = Passage([node.node_id], meta["doc_id"], node.get_content(), meta["start"], meta["end"],
-                        meta["clean_start"], meta["clean_end"], float(item.score or 0.0), dict(meta))
+                        meta["clean_start"], meta["clean_end"], float(item.score or 0.0),
+                        {**meta, "retrieval": dict(signals)})
         for passage in passages:
             if passage.doc_id == chunk.doc_id and _overlaps(passage, chunk):
                 _absorb(passage, chunk)
@@ -154,4 +171,4 @@ def _absorb(into: Passage, other: Passage) -> None:
     into.chunk_ids.append(other.chunk_ids[0])
 
 
-__all__ = ["HybridRetriever", "merge_overlapping"]
+__all__ = ["HybridRetriever", "fuse", "merge_overlapping"]
