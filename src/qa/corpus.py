@@ -12,7 +12,17 @@ from typing import Any, Collection
 
 from .cleaning import CleanText, clean
 from .html_text import read_html
-from .structure import Layout, Part, Structure, first_heading, layout, plain_title, text_structure
+from .structure import (
+    Layout,
+    Part,
+    Structure,
+    first_heading,
+    layout,
+    line_starts,
+    on_own_lines,
+    plain_title,
+    text_structure,
+)
 
 log = logging.getLogger("qa")
 
@@ -198,7 +208,8 @@ def load_document(path: Path, corpus_dir: Path) -> Document:
     if path.suffix.lower() in HTML_SUFFIXES:
         cleaned, structure = read_html(original)
     else:
-        cleaned, structure = clean(original), text_structure(original)
+        structure = text_structure(original)
+        cleaned = on_own_lines(clean(original), line_starts(structure, original))
     if not cleaned.text.strip():
         raise ValueError("no article text left after removing boilerplate")
     metadata, meta_raw = _read_metadata(path, corpus_dir.resolve())

@@ -18,12 +18,20 @@ from __future__ import annotations
 
 import re
 from array import array
-from bisect import bisect_left
 from html import unescape
 from html.parser import HTMLParser
 
 from .cleaning import CleanText, TextBuilder, clean
-from .structure import MAX_TABLE_HEADER_CHARS, Heading, Structure, Table, names_the_same, plain_title
+from .structure import (
+    MAX_TABLE_HEADER_CHARS,
+    Heading,
+    Structure,
+    Table,
+    names_the_same,
+    next_text,
+    on_own_lines,
+    plain_title,
+)
 
 # Elements whose content is never article text. (select ... object are additions to the
 # usual list: form controls and media fallbacks such as "Your browser does not support video".)
@@ -337,11 +345,13 @@ class _Extractor(HTMLParser):
         return self.builder.build()
 
     def structure(self, text: str) -> tuple[Structure, list[int]]:
-        """The page's structure in offsets of the HTML file, and where each table row's
-        text starts in `text` (the extracted text)."""
+        """The page's structure in offsets of the HTML file, and where in `text` (the
+        extracted text) a line must start: at each table row, and around each heading."""
         headings = sorted((Heading(level, plain_title(text[a:b]), start, end)
                            for level, start, end, a, b in self.headings), key=lambda h: h.start)
         tables, row_starts = [], []
+        for _, _, _, a, b in self.headings:  # a heading is a line of its own
+            row_starts += [next_text(text, a), next_text(text, b)]
         for table in sorted(self.finished_tables, key=lambda t: t.rows[0].start if t.rows else 0):
             rows = [r for r in table.rows if text[r.text_start:r.text_end].strip()]
             if not rows:
@@ -352,13 +362,8 @@ class _Extractor(HTMLParser):
                 if header else ""
             tables.append(Table(header_text, (header.start, header.end) if header else None,
                                 tuple((r.start, r.end) for r in body)))
-            for row in rows:
-                piece = text[row.text_start:row.text_end]
-                row_starts.append(row.text_start + len(piece) - len(piece.lstrip()))
-            after = rows[-1].text_end  # and the text after the table starts a line too
-            while after < len(text) and text[after].isspace():
-                after += 1
-            row_starts.append(after)
+            row_starts += [next_text(text, row.text_start) for row in rows]
+            row_starts.append(next_text(text, rows[-1].text_end))  # and the text after the table
         title = plain_title(self.original[slice(*self.title_span)]) if self.title_span else ""
         return Structure(tuple(headings), tuple(tables), title or self.og_title, splits_documents=False), row_starts
 
@@ -393,28 +398,13 @@ def read_html(original: str) -> tuple[CleanText, Structure]:
     if extractor.title_span and main and names_the_same(main[0].text, structure.page_title):
         html, extractor = _extract(original, DROPPED, emit_title=False)
         structure, row_starts = extractor.structure(html.text)
-    return _compose(html, _rows_on_lines(clean(html.text), row_starts)), structure
+    return _compose(html, on_own_lines(clean(html.text), row_starts)), structure
 
 
 def clean_html(original: str) -> CleanText:
     """html_to_text, then the plain-text boilerplate cleaner, offsets composed so that
     they point into the HTML file."""
     return read_html(original)[0]
-
-
-def _rows_on_lines(cleaned: CleanText, row_starts: list[int]) -> CleanText:
-    """Where the cleaner joined a table row to the text before it with a space (a row that
-    starts in lower case "continues" a paragraph), a line break instead: a row is a line."""
-    text = list(cleaned.text)
-    changed = False
-    for start in row_starts:
-        at = bisect_left(cleaned.offsets, start)
-        for joint in (at, at - 1):  # the cleaner's joining space is mapped to the row's first character
-            if 0 < joint < len(text) and text[joint] == " " and cleaned.offsets[joint] == cleaned.ends[joint]:
-                text[joint] = "\n"
-                changed = True
-                break
-    return CleanText("".join(text), cleaned.offsets, cleaned.ends) if changed else cleaned
 
 
 def _compose(html: CleanText, cleaned: CleanText) -> CleanText:

@@ -216,6 +216,43 @@ def _to_clean(cleaned: CleanText, start: int, end: int) -> tuple[int, int]:
     return a, b
 
 
+def next_text(text: str, at: int) -> int:
+    """Where the first non-blank character at or after `at` is."""
+    while at < len(text) and text[at].isspace():
+        at += 1
+    return at
+
+
+def line_starts(structure: Structure, original: str) -> list[int]:
+    """Offsets in `original` where a line must start: each heading, the text after it, each table row."""
+    starts = []
+    for heading in structure.headings:
+        starts += [heading.start, next_text(original, heading.end)]
+    for table in structure.tables:
+        spans = ([table.header_span] if table.header_span else []) + list(table.rows)
+        starts += [next_text(original, start) for start, _ in spans]
+        if spans:
+            starts.append(next_text(original, spans[-1][1]))
+    return starts
+
+
+def on_own_lines(cleaned: CleanText, starts: list[int]) -> CleanText:
+    """The cleaner joins a paragraph that starts in lower case to the one before with a
+    space ("continues"); where a heading or a table row starts (`starts`, in the coordinates
+    of cleaned.offsets), a line break instead. Offsets are unchanged: one character for one."""
+    text = list(cleaned.text)
+    changed = False
+    for start in starts:
+        at = bisect_left(cleaned.offsets, start)
+        for joint in (at, at - 1):  # the joining space is mapped to the start of what it joins
+            if 0 < joint < len(text) - 1 and text[joint] == " " and cleaned.offsets[joint] == cleaned.ends[joint] \
+                    and cleaned.offsets[joint + 1] >= start:
+                text[joint] = "\n"
+                changed = True
+                break
+    return CleanText("".join(text), cleaned.offsets, cleaned.ends) if changed else cleaned
+
+
 def _normal(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
@@ -303,4 +340,4 @@ def first_heading(structure: Structure) -> str:
 
 
 __all__ = ["Heading", "Table", "Structure", "Part", "Layout", "text_structure", "layout", "plain_title",
-           "names_the_same", "first_heading", "SECTION_SEPARATOR"]
+           "names_the_same", "first_heading", "line_starts", "on_own_lines", "next_text", "SECTION_SEPARATOR"]
