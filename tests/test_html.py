@@ -113,7 +113,7 @@ def test_script_and_event_handlers_do_not_become_text():
 def test_whitespace_entities_and_blocks():
     text = html_to_text("<div>a&amp;b\n\n  c&#8217;d&#x2014;e&nbsp;&nbsp; f<br>g<br><br><p></p>h"
                         "<table><tr><td>x</td><td>y</td></tr></table></div>").text
-    assert text == "a&b c’d—e f\n\ng\n\nh\n\nx y"
+    assert text == "a&b c’d—e f\n\ng\n\nh\n\nx | y"
 
 
 def test_html_files_load_through_the_corpus_loader(tmp_path):

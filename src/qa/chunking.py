@@ -106,46 +106,152 @@ def chunk_id(doc_id: str, index: int, text: str, config: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
 
-def chunk_document(doc: Document, chunk_tokens: int, overlap_tokens: int) -> list[Chunk]:
-    """Pack whole sentences into chunks of at most chunk_tokens, overlapping by whole sentences."""
-    text = doc.text
-    config = {"chunk_tokens": chunk_tokens, "overlap_tokens": overlap_tokens}
-    units: list[tuple[int, int, int]] = []  # (start, end, tokens)
-    for start, end in split_sentences(text):
-        tokens = count_tokens(text[start:end])
-        if tokens <= chunk_tokens:
-            units.append((start, end, tokens))
-        else:
-            units.extend((s, e, count_tokens(text[s:e])) for s, e in _split_long(text, start, end, chunk_tokens))
+@dataclass(frozen=True)
+class _Unit:
+    """A piece the packer never splits: a sentence, a heading or a table row."""
+    start: int
+    end: int
+    tokens: int
+    part: int          # which document of the file
+    section: str       # section path in force at the unit
+    table: int = -1    # index into the layout's tables, for a row
+    heading: bool = False
+    opens_section: bool = False  # a heading: a chunk may start afresh here
 
-    groups: list[list[tuple[int, int, int]]] = []
-    current: list[tuple[int, int, int]] = []
+    def context_tokens(self, headers: list[str]) -> int:
+        """Tokens the chunk's header lines (section, table header) take in the embedded text."""
+        tokens = count_tokens(self.section) + 1 if self.section else 0
+        if self.table >= 0 and headers[self.table]:
+            tokens += count_tokens(headers[self.table]) + 1
+        return tokens
+
+
+def _units(doc: Document, chunk_tokens: int) -> list[_Unit]:
+    """Sentences of the text outside headings and table rows; each heading and each row whole."""
+    text = doc.text
+    layout = doc.structure
+    protected: list[tuple[int, int, int, bool]] = [(s, e, -1, True) for s, e in layout.headings]
+    for number, (_, header, rows) in enumerate(layout.tables):
+        protected += [(s, e, number, False) for s, e in ([header] if header else []) + list(rows)]
+    protected.sort()
+    spans: list[tuple[int, int, int, bool]] = []
+    at = 0
+    for start, end, table, heading in protected:
+        if start < at:
+            continue  # overlaps the one before (a heading inside a table cell): keep the first
+        spans += [(s, e, -1, False) for s, e in split_sentences(text[at:start], offset=at)]
+        spans.append((start, end, table, heading))
+        at = end
+    spans += [(s, e, -1, False) for s, e in split_sentences(text[at:], offset=at)]
+    # Document boundaries cut whatever spans them.
+    cuts = sorted(p.start for p in layout.parts[1:])
+    cut_spans = []
+    for start, end, table, heading in spans:
+        for cut in cuts:
+            if start < cut < end:
+                cut_spans.append((start, cut, table, heading))
+                start = cut
+        cut_spans.append((start, end, table, heading))
+    headers = [header for header, _, _ in layout.tables]
+    units = []
+    for start, end, table, heading in cut_spans:
+        start, end = _trimmed(text, start, end)
+        if end <= start:
+            continue
+        unit = _Unit(start, end, count_tokens(text[start:end]), layout.part_at(start), layout.section_at(start),
+                     table, heading, heading)
+        limit = max(chunk_tokens - unit.context_tokens(headers), chunk_tokens // 2)
+        if unit.tokens <= limit:
+            units.append(unit)
+            continue
+        for number, (s, e) in enumerate(_split_long(text, start, end, limit)):
+            units.append(_Unit(s, e, count_tokens(text[s:e]), unit.part, unit.section, table, heading,
+                               heading and number == 0))
+    return units
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def chunk_document(doc: Document, chunk_tokens: int, overlap_tokens: int) -> list[Chunk]:
+    """Pack whole sentences into chunks of at most chunk_tokens, overlapping by whole sentences.
+
+    Structure (doc.structure) shapes the packing: a chunk never spans two documents of a
+    file; a heading starts a new chunk unless the chunk so far is tiny; a table row is one
+    unit. The header lines embedded with a chunk (its section, its table's header row)
+    count against its budget, so the embedded text still fits the model's window."""
+    text = doc.text
+    layout = doc.structure
+    headers = [header for header, _, _ in layout.tables]
+    config = {"chunk_tokens": chunk_tokens, "overlap_tokens": overlap_tokens}
+    tiny = max(1, chunk_tokens // 4)
+    units = _units(doc, chunk_tokens)
+
+    def fits(group: list[_Unit]) -> bool:
+        context = max(u.context_tokens(headers) for u in group)
+        return _span_tokens(text, group[0].start, group[-1].end) + context <= chunk_tokens
+
+    groups: list[list[_Unit]] = []
+    current: list[_Unit] = []
     for unit in units:
-        if current and _span_tokens(text, current[0][0], unit[1]) > chunk_tokens:
+        if current and (unit.part != current[0].part
+                        or (unit.opens_section and _span_tokens(text, current[0].start, current[-1].end) >= tiny)):
+            groups.append(current)  # a new document or section: no overlap carried across
+            current = []
+        if current and not fits(current + [unit]):
+            carried: list[_Unit] = []
+            while len(current) > 1 and current[-1].heading:
+                carried.insert(0, current.pop())  # a heading goes with what follows it
             groups.append(current)
-            overlap: list[tuple[int, int, int]] = []
-            for previous in reversed(current):
-                # At least one sentence is carried over whenever it fits, even a long one.
-                if overlap and sum(u[2] for u in overlap) + previous[2] > overlap_tokens:
-                    break
-                if _span_tokens(text, previous[0], unit[1]) > chunk_tokens:
-                    break
-                overlap.insert(0, previous)
-            current = overlap
+            overlap: list[_Unit] = []
+            if not carried:
+                for previous in reversed(current):
+                    # At least one sentence is carried over whenever it fits, even a long one.
+                    if overlap and sum(u.tokens for u in overlap) + previous.tokens > overlap_tokens:
+                        break
+                    if not fits([previous] + overlap + [unit]):
+                        break
+                    overlap.insert(0, previous)
+            current = overlap or carried
+            if current and not fits(current + [unit]):
+                groups.append(current)
+                current = []
         current.append(unit)
     if current:
         groups.append(current)
 
     chunks = []
     for index, group in enumerate(groups):
-        start, end = group[0][0], group[-1][1]
+        start, end = group[0].start, group[-1].end
         piece = text[start:end]
         orig_start, orig_end = doc.cleaned.original_span(start, end)
         chunks.append(Chunk(
             id=chunk_id(doc.doc_id, index, piece, config), doc_id=doc.doc_id, index=index,
             text=piece, clean_start=start, clean_end=end, start=orig_start, end=orig_end,
-            tokens=count_tokens(piece), metadata=doc.metadata))
+            tokens=count_tokens(piece), metadata=_chunk_metadata(doc, group, headers)))
     return chunks
+
+
+def _chunk_metadata(doc: Document, group: list[_Unit], headers: list[str]) -> dict[str, Any]:
+    """The document's metadata, with the title of the document the chunk belongs to (a file
+    may hold several), the section most of its text is in, and its table's header row."""
+    layout = doc.structure
+    metadata = dict(doc.metadata)
+    if len(layout.parts) > 1:
+        metadata["title"] = layout.parts[group[0].part].title
+    weight: dict[str, int] = {}
+    for unit in group:
+        if not unit.heading:
+            weight[unit.section] = weight.get(unit.section, 0) + unit.end - unit.start
+    metadata["section"] = max(weight, key=weight.get) if weight else group[0].section
+    tables = [u.table for u in group if u.table >= 0 and headers[u.table]]
+    metadata["table_header"] = headers[tables[0]] if tables else ""
+    return metadata
 
 
 def _span_tokens(text: str, start: int, end: int) -> int:

@@ -113,7 +113,7 @@ class Settings:
         return self.replace(**overrides)
 
     def chunker_config(self) -> dict[str, Any]:
-        return {"name": "qa.sentence-packer/1", "chunk_tokens": self.chunk_tokens,
+        return {"name": "qa.sentence-packer/2", "chunk_tokens": self.chunk_tokens,
                 "chunk_overlap_tokens": self.chunk_overlap_tokens, "tokenizer": "cl100k_base"}
 
 

@@ -5,12 +5,24 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Collection
 
 from .cleaning import CleanText, clean
-from .html_text import clean_html
+from .html_text import read_html
+from .structure import (
+    Layout,
+    Part,
+    Structure,
+    first_heading,
+    layout,
+    line_starts,
+    on_own_lines,
+    plain_title,
+    text_structure,
+)
 
 log = logging.getLogger("qa")
 
@@ -31,6 +43,11 @@ class Document:
     cleaned: CleanText   # article text with offsets back into `original`
     metadata: dict[str, Any]
     sha256: str          # of the file's bytes and of its metadata sidecar
+    layout: Layout | None = None  # headings, documents and tables, in cleaned-text offsets
+
+    @property
+    def structure(self) -> Layout:
+        return self.layout or Layout((Part(self.title, 0, len(self.cleaned.text)),))
 
     @property
     def text(self) -> str:
@@ -72,11 +89,37 @@ def source_label(metadata: dict[str, Any], fallback: str) -> str:
     return label
 
 
-def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()[:200]
-    return ""
+_LANGUAGE_TAG = re.compile(r"\.[a-z]{2}(?:[-_][a-zA-Z]{2})?$")  # "start.en" of start.en.html
+
+
+def readable_file_name(path: Path) -> str:
+    """A file's name as a title: "annual-report_2023.md" -> "Annual report 2023",
+    "GPL-3.txt" -> "GPL-3" (a hyphen between a name and its number stays)."""
+    stem = _LANGUAGE_TAG.sub("", path.stem) or path.stem
+    pieces = stem.replace("_", " ").split("-")
+    name = pieces[0]
+    for piece in pieces[1:]:
+        # "GPL-3", "Apache-2.0": a capitalised name keeps the hyphen before its number
+        name += "-" + piece if name.split(" ")[-1][:1].isupper() and piece[:1].isdigit() else " " + piece
+    name = " ".join(name.split()) or path.name
+    return name[:1].upper() + name[1:]
+
+
+def document_title(metadata: dict[str, Any], structure: Structure, path: Path) -> str:
+    """How a source is named: the metadata sidecar's title; else the HTML page's <title>
+    (or og:title); else the document's first heading; else its file name, made readable.
+    Never a line of body text. A file that holds several documents is named by its file
+    name; each of its documents by its own heading (see qa.structure.layout)."""
+    if str(metadata.get("title") or "").strip():
+        return str(metadata["title"])
+    if structure.page_title:
+        return structure.page_title
+    tops = [h for h in structure.headings if h.level == 1]
+    if len(tops) < 2 or not structure.splits_documents:
+        heading = first_heading(structure)
+        if heading:
+            return heading
+    return plain_title(readable_file_name(path))
 
 
 def _read_metadata(path: Path, root: Path) -> tuple[dict[str, Any], bytes]:
@@ -162,14 +205,21 @@ def load_document(path: Path, corpus_dir: Path) -> Document:
     except OSError as exc:
         raise ValueError(f"cannot be read ({exc.strerror})") from None
     original = _decode(path, data)
-    cleaned = clean_html(original) if path.suffix.lower() in HTML_SUFFIXES else clean(original)
+    if path.suffix.lower() in HTML_SUFFIXES:
+        cleaned, structure = read_html(original)
+    else:
+        structure = text_structure(original)
+        cleaned = on_own_lines(clean(original), line_starts(structure, original))
     if not cleaned.text.strip():
         raise ValueError("no article text left after removing boilerplate")
     metadata, meta_raw = _read_metadata(path, corpus_dir.resolve())
-    metadata.setdefault("title", _first_line(cleaned.text))
+    # A sidecar's title names the whole file: its level-1 headings are then sections.
+    named = bool(str(metadata.get("title") or "").strip())
+    metadata["title"] = document_title(metadata, structure, path)
     digest = hashlib.sha256(data + b"\0" + meta_raw).hexdigest()
     doc_id = path.relative_to(corpus_dir).as_posix()
-    return Document(doc_id, path, original, cleaned, metadata, digest)
+    parts = layout(structure, cleaned, metadata["title"], keep_whole=named)
+    return Document(doc_id, path, original, cleaned, metadata, digest, parts)
 
 
 def load_corpus(corpus_dir: Path, indexed: Collection[str] = ()) -> LoadResult:
@@ -204,4 +254,4 @@ def load_corpus(corpus_dir: Path, indexed: Collection[str] = ()) -> LoadResult:
 
 
 __all__ = ["Document", "SkippedFile", "LoadResult", "load_corpus", "load_document",
-           "corpus_files", "source_label"]
+           "corpus_files", "source_label", "document_title", "readable_file_name"]

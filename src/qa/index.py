@@ -28,18 +28,19 @@ from typing import Any, Callable, Iterator
 
 from .chunking import Chunk, chunk_document
 from .config import Settings
-from .corpus import Document, SkippedFile, corpus_files, load_corpus
+from .corpus import Document, SkippedFile, corpus_files, load_corpus, source_label
 from .errors import IndexBusy, IndexUnavailable, StoreUnavailable
 from .store import LOCAL_COLLECTION, Store, local_client
 
 log = logging.getLogger("qa")
 
-MANIFEST_FORMAT = 2  # raise whenever what ingest stores changes: older indexes are rebuilt
+MANIFEST_FORMAT = 3  # raise whenever what ingest stores changes: older indexes are rebuilt
 COLLECTION = LOCAL_COLLECTION
 _VERSIONED = ("llama-index-core", "llama-index-vector-stores-chroma", "llama-index-retrievers-bm25",
               "chromadb", "tiktoken", "sentence-transformers", "torch")
-# Node metadata that only the UI and citations need; kept out of the embedded text.
-_HEADER_KEYS = ("title",)
+# Node metadata embedded with a chunk, as header lines above its text (when not empty); the
+# rest only the UI and citations need.
+_HEADER_KEYS = ("title", "section", "table_header")
 
 
 @dataclass
@@ -92,18 +93,25 @@ def chroma_client(path: Path):
     return local_client(path)
 
 
-def chunk_to_node(chunk: Chunk, source: str):
+def chunk_to_node(chunk: Chunk, source: str | None = None):
+    """The llama-index node stored for a chunk. `source` defaults to the label of the
+    chunk's own document (a file may hold several)."""
     from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
     meta = chunk.metadata
+    table_header = str(meta.get("table_header", ""))
     metadata = {
         "doc_id": chunk.doc_id, "chunk_index": chunk.index, "title": str(meta.get("title", "")),
+        "section": str(meta.get("section", "")), "table_header": table_header,
         "publisher": str(meta.get("publisher", "")), "date": str(meta.get("date", "")),
         "url": str(meta.get("url", "")), "authors": ", ".join(meta.get("authors", []) or []),
-        "source": source, "start": chunk.start, "end": chunk.end,
+        "source": source if source is not None else source_label(meta, chunk.doc_id),
+        "start": chunk.start, "end": chunk.end,
         "clean_start": chunk.clean_start, "clean_end": chunk.clean_end,
     }
-    excluded = [k for k in metadata if k not in _HEADER_KEYS]
+    # Empty header lines are left out, and so is a table header the chunk's text already starts with.
+    excluded = [k for k in metadata if k not in _HEADER_KEYS or not metadata[k]
+                or (k == "table_header" and chunk.text.startswith(table_header))]
     # The SOURCE relationship matters: llama-index's Chroma store writes the node's ref_doc_id
     # into the "doc_id" metadata key, which is what deleting a changed file's chunks filters on.
     return TextNode(id_=chunk.id, text=chunk.text, metadata=metadata,
@@ -113,7 +121,8 @@ def chunk_to_node(chunk: Chunk, source: str):
 
 
 def embed_text(node) -> str:
-    """The text embedded for a chunk: its document title as a header, then the chunk."""
+    """The text embedded for a chunk: header lines (its document's title, its section, its
+    table's header row), then the chunk."""
     from llama_index.core.schema import MetadataMode
 
     return node.get_content(metadata_mode=MetadataMode.EMBED)
@@ -316,7 +325,7 @@ class CorpusIndex:
         for doc in to_embed:
             chunks = chunk_document(doc, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
             chunk_counts[doc.doc_id] = len(chunks)
-            nodes.extend(chunk_to_node(c, doc.source) for c in chunks)
+            nodes.extend(chunk_to_node(c) for c in chunks)
         self._embed(nodes)
         store = ChromaVectorStore(chroma_collection=collection)
         # Chroma refuses a batch above its maximum (5,461 for chromadb 1.5's local store), and

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+SECTION_SEPARATOR = " › "  # between a document and its section, and between nested sections
+
 
 @dataclass
 class Passage:
@@ -33,7 +35,7 @@ class Passage:
 class Citation:
     number: int
     text: str            # the full passage text that was cited
-    source: str          # "The Guardian — Iran hails victory in Aleppo… (2016-12-14)"
+    source: str          # "The Guardian — Iran hails victory in Aleppo… (2016-12-14)", "… › section"
     path: str            # corpus file the passage comes from
     start: int           # offsets of the passage in that file's original text
     end: int
@@ -41,15 +43,18 @@ class Citation:
     publisher: str = ""
     date: str = ""
     url: str = ""
+    section: str = ""    # section path in the document, "Terms and Conditions › 3. Grant of Patent License"
     highlights: list[tuple[int, int]] = field(default_factory=list)  # sentences relied on, offsets in text
 
     @classmethod
     def from_passage(cls, number: int, passage: Passage, highlights: list[tuple[int, int]]) -> "Citation":
         meta = passage.metadata
-        return cls(number=number, text=passage.text, source=passage.source, path=passage.path,
+        section = str(meta.get("section") or "")
+        source = f"{passage.source}{SECTION_SEPARATOR}{section}" if section else passage.source
+        return cls(number=number, text=passage.text, source=source, path=passage.path,
                    start=passage.start, end=passage.end, title=str(meta.get("title", "")),
                    publisher=str(meta.get("publisher", "")), date=str(meta.get("date", "")),
-                   url=str(meta.get("url", "")), highlights=list(highlights))
+                   url=str(meta.get("url", "")), section=section, highlights=list(highlights))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
