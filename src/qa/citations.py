@@ -28,8 +28,9 @@ CONFLICT_REMARK = "Sources disagree on this."
 ABSTAIN_TEXT = "The corpus does not say. None of the indexed passages answers this question"
 NOT_ANSWERED_TEXT = "The corpus does not answer the rest:"
 _REMARK = re.compile(r"^(Sources disagree\b|The corpus does not\b|The language model\b)")
-# Attribution comes from metadata, not from the passage: "According to X (date), " / "X wrote: ".
-_ATTRIBUTION = re.compile(r"^(According to [^,]{1,120}, |[^:“\"]{1,120} wrote: )")
+# Attribution comes from metadata, not from the passage: "According to X (date), " / "X wrote: ",
+# and a quoted table row's column names: "(columns: A | B | C) ".
+_ATTRIBUTION = re.compile(r"^(According to [^,]{1,120}, |[^:“\"]{1,120} wrote: |\(columns: [^()]{1,300}\) )")
 # Connectives an answer may drop when it quotes a sentence on its own ("But their numbers…").
 LEADING_CONNECTIVE = re.compile(r"^(But|And|However|Yet|So|Meanwhile|Also),?\s+")
 # Square brackets in the asker's words, quoted back in an answer, become full-width ones: a
@@ -134,8 +135,17 @@ def parse_markers(text: str) -> list[tuple[str, list[int]]]:
 
 
 def strip_attribution(sentence: str) -> str:
-    """'According to X (date), their numbers…' -> 'their numbers…'; 'X wrote: …' -> '…'."""
-    return _ATTRIBUTION.sub("", sentence).strip()
+    """'According to X (date), their numbers…' -> 'their numbers…'; 'X wrote: …' -> '…';
+    '(columns: A | B) 1 | 2' -> '1 | 2'."""
+    previous = None
+    while previous != sentence:
+        previous, sentence = sentence, _ATTRIBUTION.sub("", sentence, count=1)
+    return sentence.strip()
+
+
+def with_columns(row: str, header: str) -> str:
+    """A quoted table row with the names of its columns, so that its values say what they are."""
+    return f"(columns: {header}) {row}" if header and header not in row else row
 
 
 def is_remark(sentence: str) -> bool:
@@ -196,5 +206,6 @@ def verify_quotes(answer: Answer) -> None:
 
 __all__ = ["MARKER", "CitationError", "attribution", "attributed", "has_attribution", "numbers_in", "markers",
            "strip_markers", "normalize_citations", "append_markers", "renumber", "quote", "parse_markers",
-           "strip_attribution", "is_remark", "answer_sentences", "statements", "claims_text", "verify_markers",
-           "verify_quotes", "CONFLICT_REMARK", "ABSTAIN_TEXT", "NOT_ANSWERED_TEXT", "LEADING_CONNECTIVE"]
+           "strip_attribution", "with_columns", "is_remark", "answer_sentences", "statements", "claims_text",
+           "verify_markers", "verify_quotes", "CONFLICT_REMARK", "ABSTAIN_TEXT", "NOT_ANSWERED_TEXT",
+           "LEADING_CONNECTIVE"]

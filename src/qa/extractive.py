@@ -26,9 +26,11 @@ from .citations import (
     quote,
     strip_markers,
     verify_quotes,
+    with_columns,
 )
 from .embedding import leading_word_pieces
 from .evidence import EvidenceModel, load_model
+from .html_text import CELL_SEPARATOR
 from .lexicon import CALENDAR, MONTHS, stopwords, terms
 from .question_kinds import (
     CAPITALISED,
@@ -488,6 +490,8 @@ def compose(question: str, chosen: list[Candidate], conflict: bool, unanswered: 
             lead = passage.doc_id not in told and has_attribution(passage)
             # A footnote mark in the source ("[3]") would read as a citation: it is dropped.
             body = _sentence_body(strip_markers(cand.text), lead)
+            if CELL_SEPARATOR in body:
+                body = with_columns(body, str(passage.metadata.get("table_header", "")))
             if lead:
                 body = attributed(body, passage)
                 told.add(passage.doc_id)

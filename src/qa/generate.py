@@ -26,6 +26,7 @@ from .citations import (
     strip_attribution,
     verify_markers,
 )
+from .lexicon import normalize, stopwords
 from .types import Answer, Citation, Passage
 
 NO_ANSWER_REPLY = "The passages do not answer this question."
@@ -61,6 +62,7 @@ class CheckedSentence:
     text: str                 # as the model wrote it, markers removed
     citations: list[int]      # passage numbers (1-based, as shown in the prompt) that exist
     supported: bool
+    problem: str = ""         # why it was not judged: "fragment" or "repeat"
 
 
 @dataclass
@@ -88,6 +90,15 @@ def check_reply(reply: str, passages: Sequence[Passage], judge: Callable[[str, S
         shown = [n for n in dict.fromkeys(numbers) if 1 <= n <= len(passages)]
         checked.invented_citations += len(numbers) - len([n for n in numbers if 1 <= n <= len(passages)])
         claim = strip_attribution(sentence)
+        problem = incomplete(claim, [p.text for p in passages])
+        key = normalize(claim)
+        if not problem and any(normalize(strip_attribution(s.text)) == key for s in checked.sentences):
+            problem = "repeat"
+        if problem:
+            # A word-for-word fragment of a passage is "supported" but states nothing, and a
+            # repeated sentence adds nothing: neither reaches the answer.
+            checked.sentences.append(CheckedSentence(sentence, shown, False, problem))
+            continue
         if shown:
             supported = judge(claim, [passages[n - 1].text for n in shown])
         else:
@@ -104,7 +115,7 @@ def compose_generated(question: str, checked: Checked, passages: Sequence[Passag
                       embed: Callable[[list[str]], np.ndarray]) -> Answer | None:
     """The checked sentences as an Answer, citations renumbered in order of use; None when
     no sentence is supported. In 'mark' mode unsupported sentences stay, flagged in the text."""
-    kept = checked.sentences if mode == "mark" else checked.supported
+    kept = [s for s in checked.sentences if not s.problem] if mode == "mark" else checked.supported
     if not checked.supported:
         return None
     order: list[int] = []
@@ -130,6 +141,34 @@ def compose_generated(question: str, checked: Checked, passages: Sequence[Passag
     return answer
 
 
+MIN_CLAIM_WORDS = 4
+_FINAL_WORD = re.compile(r"([A-Za-z]+)\W*$")
+
+
+def incomplete(claim: str, passages: Sequence[str]) -> str:
+    """"fragment" when a generated sentence is not a complete claim, else "".
+
+    Small models stop mid-word or emit a heading-like run of words ("The Iran-Iraq War Mohsen
+    Re"), and a sentence split at a line break starts in lower case ("as of the date such
+    litigation is filed"). A claim needs a few words, a capital (or digit, or quote) to start,
+    at least one lower-case content word (a run of names and stopwords states nothing), and a
+    last word that is whole: not a word of the passages cut short ("Re" of "Rezaei")."""
+    words = claim.split()
+    if len(words) < MIN_CLAIM_WORDS or claim[:1].islower():
+        return "fragment"
+    stop = stopwords()
+    bare = [w.strip(".,;:!?\"'”’)(") for w in words]
+    if not any(w.isalpha() and w.islower() and w not in stop for w in bare):
+        return "fragment"
+    last = _FINAL_WORD.search(claim)
+    if last:
+        word = last.group(1).lower()
+        passage_words = {w.lower() for p in passages for w in re.findall(r"[A-Za-z]+", p)}
+        if word not in passage_words and any(w.startswith(word) for w in passage_words):
+            return "fragment"
+    return ""
+
+
 def _closest_sentences(text: str, claims: Sequence[str],
                        embed: Callable[[list[str]], np.ndarray]) -> list[tuple[int, int]]:
     """For each claim, the passage sentence closest in meaning: what the reader should check."""
@@ -142,5 +181,5 @@ def _closest_sentences(text: str, claims: Sequence[str],
     return [spans[i] for i in sorted(chosen)]
 
 
-__all__ = ["system_prompt", "user_prompt", "check_reply", "compose_generated", "fenced",
+__all__ = ["system_prompt", "user_prompt", "check_reply", "compose_generated", "fenced", "incomplete",
            "Checked", "CheckedSentence", "NO_ANSWER_REPLY"]
