@@ -29,8 +29,9 @@ SHORTLIST_FEATURES = ("lexical", "window", "passage", "heading", "rank", "suppli
                       "complete", "bigrams", "date_match", "passage_dense", "keyword", "lexical_gap")
 SENTENCE_FEATURES = SHORTLIST_FEATURES + ("dense", "dense_gap")
 # Features of a question given its candidates.
-QUESTION_FEATURES = ("best", "best_dense", "best_lexical", "best_window", "passage_coverage", "passage_dense",
-                     "unknown_share", "unknown_names", "kind_missing", "head_missing", "event_missing", "anonymous")
+QUESTION_FEATURES = ("best", "focus_covered", "best_dense", "best_lexical", "best_window", "passage_coverage",
+                     "passage_dense", "unknown_share", "unknown_names", "kind_missing", "head_missing",
+                     "event_missing", "anonymous")
 
 
 @dataclass

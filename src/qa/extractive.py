@@ -50,6 +50,8 @@ EMBEDDED_SENTENCE_PIECES = 64  # a sentence's dense score reads its first 64 wor
 MIN_WORDS = 3              # shorter pieces ("Yes.", "See below.") state nothing quotable
 CONTEXT_WEIGHT = 0.5       # question words found only in the sentence before
 COVERAGE_GAIN = 0.2        # share of the question's term weight a further sentence must add
+FOCUS_TERMS = 2           # the question's rarest words, for the focus feature
+FOCUS_CANDIDATES = 3      # ... looked for around this many best sentences
 CONTENDER_RATIO = 0.5      # sentences this close (in P) to the best are weighed for the refusal features
 # Figures conflict only when two documents give different numbers for the same unit and the two
 # sentences share this much of their other content words (Jaccard): "dozens killed in the
@@ -112,9 +114,7 @@ def _sentence_spans(cand: Candidate) -> tuple[list[tuple[int, int]], int]:
 
 def _terms_around(cand: Candidate) -> set[str]:
     """Terms of a sentence and of the sentences either side of it in its passage."""
-    spans, index = _sentence_spans(cand)
-    window = spans[max(0, index - 1): index + 2]
-    return set(terms(" ".join(cand.passage.text[a:b] for a, b in window)))
+    return set(terms(" ".join(_window_text(cand))))
 
 
 def _supplying_neighbour(cand: Candidate, kind: str | None, question: str) -> tuple[int, int] | None:
@@ -126,6 +126,12 @@ def _supplying_neighbour(cand: Candidate, kind: str | None, question: str) -> tu
         if 0 <= i < len(spans) and supplies(kind, cand.passage.text[slice(*spans[i])], question):
             return spans[i]
     return None
+
+
+def _window_text(cand: Candidate) -> list[str]:
+    """A sentence with the sentences either side of it in its passage."""
+    spans, index = _sentence_spans(cand)
+    return [cand.passage.text[a:b] for a, b in spans[max(0, index - 1): index + 2]]
 
 
 def _bigrams(words: Sequence[str]) -> set[tuple[str, str]]:
@@ -294,7 +300,14 @@ class ExtractiveAnswerer:
         unknown_weight = sum(self._idf(t) for t in q_terms if self._known is not None and not self._known(t))
         refusals = self._refusals(question, candidates)
         best = candidates[0] if candidates else None
+        # The question's rarest words the corpus knows (what it is specifically about): are
+        # they near the best sentences? A near miss shares the topic but not these.
+        known = sorted((t for t in q_terms if self._known is None or self._known(t)), key=self._idf, reverse=True)
+        focus = set(known[:FOCUS_TERMS])
+        near = set().union(*(_terms_around(c) for c in candidates[:FOCUS_CANDIDATES]))
         return {
+            "focus_covered": (sum(self._idf(t) for t in focus & near) / sum(self._idf(t) for t in focus)
+                              if focus else 1.0),
             "best": best.probability if best else 0.0,
             "best_dense": max((c.features.get("dense", 0.0) for c in candidates), default=0.0),
             "best_lexical": max((c.features["lexical"] for c in candidates), default=0.0),
