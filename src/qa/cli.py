@@ -81,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog="examples:\n  qa eval corpus/eval/aleppo.jsonl --json run.json --report report.html\n"
                "  qa eval corpus/eval/aleppo.jsonl --pipeline ours\n"
                "  qa eval --compare before.json after.json\n\n"
-               "sets: JSON Lines (see README), or llama-index LabelledRagDataset / EmbeddingQAFinetuneDataset JSON",
+               "sets: JSON Lines (see docs/evaluation.md), or llama-index LabelledRagDataset /\n"
+               "EmbeddingQAFinetuneDataset JSON",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     evaluate.add_argument("paths", nargs="*", type=Path, metavar="SET", help="evaluation set files")
     evaluate.add_argument("--pipeline", default="ours,baseline", metavar="NAMES",
