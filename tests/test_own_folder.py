@@ -134,6 +134,21 @@ def test_a_corpus_moved_together_with_its_index_stays_current(two_corpora, tmp_p
     assert CorpusIndex(moved).manifest()["corpus"] == str((tmp_path / "moved" / "reports").resolve())
 
 
+def test_a_copy_of_the_corpus_with_a_copy_of_its_index_is_the_same_corpus(two_corpora, tmp_path):
+    reports, _ = two_corpora
+    Assistant(Settings(corpus_dir=reports, index_dir=tmp_path / "original-index", progress=False)).ingest()
+    shutil.copytree(reports, tmp_path / "elsewhere" / "copy")
+    shutil.copytree(tmp_path / "original-index", tmp_path / "copied-index")
+    copy = Settings(corpus_dir=tmp_path / "elsewhere" / "copy", index_dir=tmp_path / "copied-index", progress=False)
+    assert CorpusIndex(copy).status()[0] == "current"
+    assert Assistant(copy).ingest().embedded == 0
+    assert CorpusIndex(copy).manifest()["corpus"] == str((tmp_path / "elsewhere" / "copy").resolve())
+    # One file more or less is another corpus: refused, not silently changed.
+    (tmp_path / "elsewhere" / "copy" / _articles()[0].name).unlink()
+    refused = Settings(corpus_dir=tmp_path / "elsewhere" / "copy", index_dir=tmp_path / "original-index")
+    assert CorpusIndex(refused).status()[0] == "incompatible"
+
+
 def test_an_index_from_before_the_corpus_record_is_adopted(two_corpora):
     reports, _ = two_corpora
     settings = Settings(corpus_dir=reports, progress=False)

@@ -202,12 +202,17 @@ class CorpusIndex:
 
     def _other_corpus(self, manifest: dict[str, Any]) -> str:
         """'' when the index is this corpus's (or predates the record), else what is wrong and the fix.
-        A corpus and its index moved or copied together (a moved checkout) are still a pair."""
+        A corpus and its index moved or copied together (a moved checkout), or a copy of the
+        corpus holding exactly the indexed files, is still the same corpus."""
         recorded = manifest.get("corpus")
         if not isinstance(recorded, str):
             return ""
         ours = self._corpus_records()
         if recorded == ours["corpus"] or manifest.get("corpus_from_index") == ours["corpus_from_index"]:
+            return ""
+        files = corpus_files(self.corpus_dir)[0] if self.corpus_dir.is_dir() else []
+        names = {path.relative_to(self.corpus_dir).as_posix() for path in files}
+        if names and names == set(manifest.get("files", {})):
             return ""
         return (f"the index in {self.root} was built for the corpus folder {recorded}, not "
                 f"{corpus_record(self.corpus_dir)}; leave index_dir unset (QA_INDEX_DIR, --index, qa.toml) "
