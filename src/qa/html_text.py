@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from array import array
+from dataclasses import replace
 from html import unescape
 from html.parser import HTMLParser
 
@@ -234,7 +235,7 @@ def clean_html(original: str) -> CleanText:
     """html_to_text, then the plain-text boilerplate cleaner, offsets composed so that
     they point into the HTML file."""
     html = html_to_text(original)
-    cleaned = clean(html.text)
+    cleaned = clean(html.text, markdown=False)
     offsets, ends = array("l"), array("l")
     size = len(html.text)
     for start, end in zip(cleaned.offsets, cleaned.ends):
@@ -245,7 +246,10 @@ def clean_html(original: str) -> CleanText:
             at = html.offsets[start] if start < size else (html.ends[-1] if size else 0)
             offsets.append(at)
             ends.append(at)
-    return CleanText(cleaned.text, offsets, ends)
+    # Removals point into the HTML file; their character counts, like the kept share, are of
+    # the visible text, since tags are not content.
+    removals = tuple(replace(r, start=html.offsets[r.start], end=html.ends[r.end - 1]) for r in cleaned.removals)
+    return CleanText(cleaned.text, offsets, ends, removals, cleaned.visible_chars)
 
 
 __all__ = ["BLOCKS", "DROPPED", "clean_html", "html_to_text"]
