@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterator
 
 from .text_lines import LIST_ITEM, Line
 
@@ -79,6 +80,8 @@ _REFERENCE_SIGNS = [re.compile(p) for p in (
 )]
 _REFERENCE_SHARE = 0.6   # of the entries up to the last one removed, at least this share look like references
 _MAX_ENTRY_CHARS = 600   # a longer entry is prose, whatever it cites
+_MAX_ENTRY_LINES = 12    # an entry is never longer; reading stops there
+_PROSE_ENDS_LIST = 3     # this many entries in a row that are not references: the document goes on
 
 # An author box: "About <Name>" or "About the author", then a short biography.
 _AUTHOR_TITLE = re.compile(r"^About (the author|[A-Z][\w'.-]+( [A-Za-z][\w'.-]+){0,3})$")
@@ -91,11 +94,12 @@ _MAX_BIOGRAPHY_CHARS = 600
 def find_removals(original: str, lines: list[Line]) -> list[Removal]:
     """Mark the removed lines (line.removed) and return the removals, in order."""
     marked: list[tuple[int, int, str, str]] = []  # (first line, last line, rule, reason)
+    document = _Document(lines)
     index = 0
     while index < len(lines):
         section = None
         if lines[index].kind not in ("blank", "code", "fence", "markup", "underline", "rule"):
-            section = _section(lines, index)
+            section = _comments(document, index) or _references(lines, index) or _author_box(lines, index)
         if section is None:
             index += 1
             continue
@@ -131,61 +135,73 @@ def _merged(lines: list[Line], marked: list[tuple[int, int, str, str]]) -> list[
     return merged
 
 
-def _section(lines: list[Line], index: int) -> tuple[int, str, str] | None:
-    """(last line, rule, reason) of the section starting at lines[index], if it is one."""
-    return _comments(lines, index) or _references(lines, index) or _author_box(lines, index)
+class _Document:
+    """Where each line's document ends (before the next heading) and how many comment
+    headers come before each line, computed once so that each rule's check is cheap."""
+
+    def __init__(self, lines: list[Line]) -> None:
+        self.lines = lines
+        self.end = [0] * len(lines)
+        last = len(lines) - 1
+        for position in range(len(lines) - 1, -1, -1):
+            self.end[position] = last
+            if lines[position].kind == "heading":
+                last = position - 1
+        self.headers = [0]
+        for line in lines:
+            self.headers.append(self.headers[-1] + bool(_COMMENT_HEADER.search(line.plain)))
+
+    def last_line(self, index: int) -> int:
+        """The last non-blank line of the document lines[index] is in."""
+        last = max(index, self.end[index])
+        while last > index and self.lines[last].kind == "blank":
+            last -= 1
+        return last
 
 
-def _document_end(lines: list[Line], index: int) -> int:
-    """The last line before the next heading after lines[index] (or the last line)."""
-    last = index
-    for position in range(index + 1, len(lines)):
-        if lines[position].kind == "heading":
-            break
-        if lines[position].kind != "blank":
-            last = position
-    return last
-
-
-def _comments(lines: list[Line], index: int) -> tuple[int, str, str] | None:
-    text = lines[index].plain
-    last = _document_end(lines, index)
-    headers = sum(1 for line in lines[index:last + 1] if _COMMENT_HEADER.search(line.plain))
-    if _COMMENTS_OPEN.search(text) or _COMMENTS_COUNTED.search(text):
+def _comments(document: _Document, index: int) -> tuple[int, str, str] | None:
+    text = document.lines[index].plain
+    opens = _COMMENTS_OPEN.search(text) or _COMMENTS_COUNTED.search(text)
+    if not (opens or _COMMENTS_TITLE.search(text) or _COMMENT_HEADER.search(text)):
+        return None
+    last = document.last_line(index)
+    headers = document.headers[last + 1] - document.headers[index]
+    if opens:
         pass
     elif _COMMENTS_TITLE.search(text):
         if not headers:
-            return None
-    elif _COMMENT_HEADER.search(text):
-        if headers < 2 and not _BULLETED_HEADER.search(text):
-            return None
-    else:
-        return None
+            return None  # a section called "Comments" without a single comment in it
+    elif headers < 2 and not _BULLETED_HEADER.search(text):
+        return None  # one "Name says:" line is a quotation, not a comment section
     described = f"{headers} comment(s)" if headers else "a comment form"
     return last, "comments", f"comment section from “{_short(text)}” to the end of the document ({described})"
 
 
-def _entries(lines: list[Line], first: int, last: int) -> list[tuple[int, int]]:
-    """Entries of a list: a new one starts after a blank line or at a list or [n] marker."""
-    entries: list[tuple[int, int]] = []
+def _entries(lines: list[Line], first: int) -> Iterator[tuple[int, int]]:
+    """Entries of a list starting at lines[first], up to the next heading: a new entry starts
+    after a blank line or at a list or [n] marker."""
     current: tuple[int, int] | None = None
-    for position in range(first, last + 1):
+    for position in range(first, len(lines)):
         line = lines[position]
+        if line.kind == "heading":
+            break
         if line.kind == "blank":
             if current:
-                entries.append(current)
+                yield current
             current = None
             continue
         starts = LIST_ITEM.match(line.plain) or line.plain.startswith("[")
         if current is None or starts:
             if current:
-                entries.append(current)
+                yield current
             current = (position, position)
+        elif position - current[0] >= _MAX_ENTRY_LINES:
+            yield current  # a long run of lines: prose, and no list goes on after it
+            return
         else:
             current = (current[0], position)
     if current:
-        entries.append(current)
-    return entries
+        yield current
 
 
 def _looks_like_reference(text: str) -> bool:
@@ -196,15 +212,24 @@ def _references(lines: list[Line], index: int) -> tuple[int, str, str] | None:
     heading = lines[index].plain
     if not _REFERENCES_TITLE.search(heading):
         return None
-    entries = _entries(lines, index + 1, _document_end(lines, index))
+    entries: list[tuple[int, int]] = []
     cited = 0
     last_entry = -1
-    for number, (first, last) in enumerate(entries):
+    prose_run = 0
+    for number, (first, last) in enumerate(_entries(lines, index + 1)):
         text = " ".join(line.plain for line in lines[first:last + 1])
+        if _REFERENCES_TITLE.search(text):
+            break  # the next list
+        entries.append((first, last))
         if _looks_like_reference(text):
             cited += 1
+            prose_run = 0
             if cited >= _REFERENCE_SHARE * (number + 1):
                 last_entry = number
+        else:
+            prose_run += 1
+            if prose_run >= _PROSE_ENDS_LIST:
+                break
     if last_entry < 0:
         return None  # a heading followed by prose: not a citation list
     taken = entries[:last_entry + 1]
@@ -219,10 +244,9 @@ def _author_box(lines: list[Line], index: int) -> tuple[int, str, str] | None:
     title = _AUTHOR_TITLE.search(heading)
     if not title:
         return None
-    entries = _entries(lines, index + 1, _document_end(lines, index))
-    if not entries:
+    first, last = next(_entries(lines, index + 1), (-1, -1))
+    if first < 0:
         return None
-    first, last = entries[0]
     if any(lines[p].kind == "list" for p in range(first, last + 1)):
         return None
     biography = " ".join(line.plain for line in lines[first:last + 1])

@@ -261,16 +261,16 @@ def clean(original: str, markdown: bool = True) -> CleanText:
     previous: Line | None = None
     for paragraph in _paragraphs(lines):
         joins = _joins(paragraph, layout)
-        rendered: list[tuple[Line, TextBuilder]] = []
+        rendered: list[tuple[int, Line, TextBuilder]] = []
         for number, line in enumerate(paragraph):
             join_after = joins[number] if number < len(joins) else "\n"
             end = line.content_end - 1 if join_after == "" else line.content_end
             piece = _render_line(original, line, end, not rendered, pattern, removals)
             if piece.text().strip():
-                rendered.append((line, piece))
+                rendered.append((number, line, piece))
         if not rendered:
             continue
-        first = rendered[0][0]
+        first = rendered[0][1]
         if previous is not None:
             prose = previous.kind == "prose" and first.kind == "prose"
             first_text = _GLUED_RESIDUE.sub("", original[first.content_start:first.content_end])
@@ -279,16 +279,16 @@ def clean(original: str, markdown: bool = True) -> CleanText:
             else:
                 builder.emit("\n\n", first.start)
         before: Line | None = None
-        for line, piece in rendered:
+        for number, line, piece in rendered:
             if before is not None:
-                join = joins[paragraph.index(line) - 1]
+                join = joins[number - 1]
                 if join == " ":
                     builder.emit(" ", before.end, line.content_start)
                 elif join == "\n":
                     builder.emit("\n", line.start)
             builder.extend(piece)
             before = line
-        previous = rendered[-1][0]
+        previous = rendered[-1][1]
     visible = sum(1 for ch in original if not ch.isspace())
     return builder.build(tuple(sorted(removals, key=lambda r: r.start)), visible)
 

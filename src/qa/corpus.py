@@ -164,8 +164,9 @@ def load_document(path: Path, corpus_dir: Path) -> Document:
     original = _decode(path, data)
     cleaned = clean_html(original) if path.suffix.lower() in HTML_SUFFIXES else clean(original)
     if not cleaned.text.strip():
-        rules = ", ".join(sorted(cleaned.removed_by_rule())) or "none matched"
-        raise ValueError(f"no article text left after removing boilerplate (rules: {rules})")
+        rules = ", ".join(sorted(cleaned.removed_by_rule()))
+        raise ValueError("no article text left after removing boilerplate"
+                         + (f" (removed by: {rules})" if rules else ""))
     metadata, meta_raw = _read_metadata(path, corpus_dir.resolve())
     metadata.setdefault("title", _first_line(cleaned.text))
     digest = hashlib.sha256(data + b"\0" + meta_raw).hexdigest()

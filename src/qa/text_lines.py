@@ -108,7 +108,7 @@ def classify(original: str, markdown: bool) -> list[Line]:
         if opened:
             line.kind, fence = "fence", opened.group(1)
         elif delimiter and (previous is None or previous.kind == "blank" or previous.kind in MARKUP_KINDS) \
-                and re.search(rf"^{re.escape(delimiter.group(1))}[ \t]*$", original[end:], re.MULTILINE):
+                and re.compile(rf"^{re.escape(delimiter.group(1))}[ \t]*$", re.MULTILINE).search(original, end):
             line.kind, fence = "fence", delimiter.group(1)  # an AsciiDoc listing or literal block
         elif raw.lstrip().startswith("<!--") and "-->" not in raw:
             line.kind, in_comment = "markup", True
