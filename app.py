@@ -179,7 +179,12 @@ def document_rows(assistant: qa.Assistant) -> list[list[Any]]:
     except qa.IndexUnavailable as exc:  # busy, or its Chroma server is down: the status line and chat say so
         log.warning("cannot list the documents: %s", exc)
         return []
-    return [[d["title"], d["publisher"], d["date"], d["chunks"], d["path"]] for d in documents]
+    return [[d["title"], d["publisher"], d["date"], d["chunks"], _kept(d.get("kept")), d["path"]] for d in documents]
+
+
+def _kept(share: float | None) -> str:
+    """The share of a file's text that cleaning kept, as a percentage ("" when not recorded)."""
+    return "" if share is None else f"{share:.0%}"
 
 
 def index_summary(assistant: qa.Assistant) -> str:
@@ -280,7 +285,8 @@ def build_app(assistant: qa.Assistant) -> gr.Blocks:
                                            else "set QA_LLM to add a language model")
         with gr.Tab("Corpus"):
             status = gr.Markdown(index_summary(assistant), elem_id="index-status")
-            documents = gr.Dataframe(document_rows(assistant), headers=["Title", "Publisher", "Date", "Chunks", "File"],
+            documents = gr.Dataframe(document_rows(assistant),
+                                     headers=["Title", "Publisher", "Date", "Chunks", "kept", "File"],
                                      interactive=False, wrap=True, elem_id="documents")
             with gr.Row():
                 reindex_button = gr.Button("Re-index", elem_id="reindex")

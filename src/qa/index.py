@@ -34,7 +34,9 @@ from .store import LOCAL_COLLECTION, Store, local_client
 
 log = logging.getLogger("qa")
 
-MANIFEST_FORMAT = 3  # raise whenever what ingest stores changes: older indexes are rebuilt
+MANIFEST_FORMAT = 4  # raise whenever what ingest stores changes: older indexes are rebuilt
+# A file of which cleaning kept less than this share of the visible text is named by ingest.
+KEPT_WARNING = 0.9
 COLLECTION = LOCAL_COLLECTION
 _VERSIONED = ("llama-index-core", "llama-index-vector-stores-chroma", "llama-index-retrievers-bm25",
               "chromadb", "tiktoken", "sentence-transformers", "torch")
@@ -50,6 +52,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # files cleaning removed much of
     chunks: int = 0
     embedded: int = 0
     rebuilt: bool = False
@@ -68,7 +71,21 @@ class IngestReport:
                  f"{len(self.added)} added, {len(self.updated)} changed, {len(self.removed)} removed, "
                  f"{self.embedded} chunks embedded in {self.seconds:.1f} s"]
         lines += [f"warning: {s}" for s in self.skipped]
+        lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+
+def cleaning_warnings(documents: list[Document]) -> list[str]:
+    """A line for each file of which cleaning kept less than KEPT_WARNING of the text."""
+    warnings = []
+    for doc in documents:
+        cleaned = doc.cleaned
+        if cleaned.kept_share < KEPT_WARNING:
+            rules = ", ".join(f"{rule} {chars:,}" for rule, chars in
+                              sorted(cleaned.removed_by_rule().items(), key=lambda item: -item[1]))
+            warnings.append(f"{doc.doc_id}: cleaning kept {cleaned.kept_share:.0%} of its text; removed by "
+                            f"{rules} (characters); see qa inspect {doc.doc_id}")
+    return warnings
 
 
 def library_versions() -> dict[str, str]:
@@ -283,7 +300,7 @@ class CorpusIndex:
             raise IndexForAnotherCorpus(other)
         # Of files with the same text, the one already indexed stays indexed.
         loaded = load_corpus(self.corpus_dir, indexed=set(manifest["files"]) if manifest else set())
-        report = IngestReport(skipped=loaded.skipped)
+        report = IngestReport(skipped=loaded.skipped, warnings=cleaning_warnings(loaded.documents))
         fingerprint = build_fingerprint(self.settings)
         if rebuild:
             manifest = None
@@ -388,6 +405,7 @@ class CorpusIndex:
                 "title": doc.title, "publisher": doc.metadata.get("publisher", ""),
                 "date": doc.metadata.get("date", ""),
                 "chunks": chunk_counts.get(doc_id, previous.get("chunks", 0)),
+                "kept": round(doc.cleaned.kept_share, 4), "removed": doc.cleaned.removed_by_rule(),
             }
         return files
 
@@ -568,4 +586,4 @@ def _fsync_dir(path: Path) -> None:
 
 
 __all__ = ["CorpusIndex", "IngestReport", "IndexForAnotherCorpus", "IndexUnavailable", "IndexBusy", "StoreUnavailable",
-           "build_fingerprint", "chroma_client", "all_nodes", "COLLECTION"]
+           "build_fingerprint", "chroma_client", "all_nodes", "COLLECTION", "KEPT_WARNING", "cleaning_warnings"]
