@@ -1,13 +1,26 @@
 # Two commands do everything on a fresh machine:
 #   make app    set up .venv, build/update the index, start the web app on 127.0.0.1:7860
 #   make test   set up .venv and run the tests
+# Your own folder of documents: make app CORPUS=~/my-docs (it gets its own index; see README).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCAL_STAMP := $(VENV)/.installed-local
+# A folder of documents instead of the shipped corpus/ (qa --corpus DIR); empty: corpus/.
+CORPUS ?=
+CORPUS_OPT := $(if $(CORPUS),--corpus $(CORPUS))
 
-.PHONY: app test lint local ingest bench bench-scale eval calibrate domains clean
+.DEFAULT_GOAL := help
+.PHONY: help app test lint local ingest bench bench-scale eval calibrate domains clean examples
+
+help:
+	@echo "make app                    set up .venv, build or update the index of corpus/, serve the web app on 127.0.0.1:7860"
+	@echo "make app CORPUS=~/my-docs   the same for your own folder (qa --corpus DIR; it keeps its own index)"
+	@echo "make test                   set up .venv and run the tests (and ruff)"
+	@echo "make ingest [CORPUS=DIR]    build or update an index only"
+	@echo "make eval | calibrate | bench | bench-scale | local | lint | examples | clean"
+	@echo "then: .venv/bin/qa ask \"...\" [--corpus DIR]   (or: source .venv/bin/activate; qa --help)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +41,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check src app.py tests benchmarks scripts
 
 ingest: $(STAMP)
-	$(BIN)/qa ingest
+	$(BIN)/qa ingest $(CORPUS_OPT)
 
 app: ingest
-	$(BIN)/python app.py
+	$(BIN)/python app.py $(CORPUS_OPT)
+
+# Regenerate the examples in README.md and docs/ from the real `qa` (tests/test_examples.py checks them).
+examples: ingest
+	$(BIN)/python scripts/update_examples.py
 
 # Browser tests drive Debian's Chromium (never a downloaded browser build).
 CHROMIUM := /usr/bin/chromium

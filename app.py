@@ -1,6 +1,7 @@
 """qa web app: chat with cited answers, a sources panel and the corpus. Uses only the public qa API.
 
     python app.py            (or `make app`)   serves on QA_HOST:QA_PORT, default 127.0.0.1:7860
+    python app.py --corpus ~/my-docs   (or `make app CORPUS=~/my-docs`)   your own folder, its own index
 
 Everything from the corpus or from a user is escaped before it reaches the page: passages and
 questions are shown as text, never as live HTML.
@@ -8,6 +9,7 @@ questions are shown as text, never as live HTML.
 
 from __future__ import annotations
 
+import argparse
 import html
 import logging
 import os
@@ -177,7 +179,12 @@ def document_rows(assistant: qa.Assistant) -> list[list[Any]]:
     except qa.IndexUnavailable as exc:  # busy, or its Chroma server is down: the status line and chat say so
         log.warning("cannot list the documents: %s", exc)
         return []
-    return [[d["title"], d["publisher"], d["date"], d["chunks"], d["path"]] for d in documents]
+    return [[d["title"], d["publisher"], d["date"], d["chunks"], _kept(d.get("kept")), d["path"]] for d in documents]
+
+
+def _kept(share: float | None) -> str:
+    """The share of a file's text that cleaning kept, as a percentage ("" when not recorded)."""
+    return "" if share is None else f"{share:.0%}"
 
 
 def index_summary(assistant: qa.Assistant) -> str:
@@ -278,7 +285,8 @@ def build_app(assistant: qa.Assistant) -> gr.Blocks:
                                            else "set QA_LLM to add a language model")
         with gr.Tab("Corpus"):
             status = gr.Markdown(index_summary(assistant), elem_id="index-status")
-            documents = gr.Dataframe(document_rows(assistant), headers=["Title", "Publisher", "Date", "Chunks", "File"],
+            documents = gr.Dataframe(document_rows(assistant),
+                                     headers=["Title", "Publisher", "Date", "Chunks", "kept", "File"],
                                      interactive=False, wrap=True, elem_id="documents")
             with gr.Row():
                 reindex_button = gr.Button("Re-index", elem_id="reindex")
@@ -298,9 +306,21 @@ def build_app(assistant: qa.Assistant) -> gr.Blocks:
     return demo
 
 
-def main() -> None:
+def settings_from_args(argv: list[str] | None = None) -> qa.Settings:
+    """The app's settings: QA_* variables and qa.toml, and --corpus DIR (exit 2 on a bad setting)."""
+    parser = argparse.ArgumentParser(description="The qa web app (settings: QA_* variables or qa.toml).")
+    parser.add_argument("--corpus", metavar="DIR", help="the folder of documents (QA_CORPUS_DIR, default corpus); "
+                        "each folder keeps its own index, the one `qa ingest --corpus DIR` builds")
+    args = parser.parse_args(argv)
+    try:
+        return qa.load_settings(corpus_dir=args.corpus)
+    except qa.ConfigError as exc:
+        parser.exit(2, f"qa: {exc}\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = settings_from_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    settings = qa.load_settings()
     assistant = qa.Assistant(settings)
     try:
         print(index_summary(assistant) if assistant.retriever() else "", file=sys.stderr)

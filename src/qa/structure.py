@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import unescape
 
 from .cleaning import CleanText
@@ -250,7 +250,7 @@ def on_own_lines(cleaned: CleanText, starts: list[int]) -> CleanText:
                 text[joint] = "\n"
                 changed = True
                 break
-    return CleanText("".join(text), cleaned.offsets, cleaned.ends) if changed else cleaned
+    return replace(cleaned, text="".join(text)) if changed else cleaned
 
 
 def _normal(text: str) -> str:
