@@ -76,7 +76,10 @@ def load_suite(path: Path | str) -> list[Domain]:
 
 
 def domain_settings(base: Settings, domain: Domain) -> Settings:
-    """The base settings pointed at the domain's corpus, with an index of its own."""
+    """The base settings pointed at the domain's corpus, with an index of its own: the one
+    derived from the corpus folder, or a folder per domain inside an index_dir given explicitly."""
+    if base.index_dir_derived:
+        return base.replace(corpus_dir=domain.corpus)
     return base.replace(corpus_dir=domain.corpus, index_dir=Path(base.index_dir) / "suite" / domain.name)
 
 
