@@ -314,7 +314,8 @@ class Assistant:
     def answerer(self, settings: Settings) -> ExtractiveAnswerer:
         retriever = self.retriever()
         return ExtractiveAnswerer(self.vectors, retriever.idf, settings.abstain_threshold,
-                                  settings.max_answer_sentences, known=retriever.in_corpus)
+                                  settings.max_answer_sentences, known=retriever.in_corpus,
+                                  named=retriever.terms.named_titles)
 
     def quote(self, query: Query, passages: list[Passage], settings: Settings) -> Answer:
         """The extractive answer: sentences quoted from the passages, or an abstention."""

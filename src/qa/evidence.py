@@ -26,12 +26,13 @@ MODEL_FILE = Path(__file__).with_name("evidence_model.json")
 
 # Features of one candidate sentence for one question (see extractive.py for each).
 SHORTLIST_FEATURES = ("lexical", "window", "passage", "heading", "rank", "supplies", "lacks", "length",
-                      "complete", "bigrams", "date_match", "passage_dense", "keyword", "lexical_gap")
+                      "complete", "bigrams", "date_match", "passage_dense", "keyword", "named", "named_other",
+                      "lexical_gap")
 SENTENCE_FEATURES = SHORTLIST_FEATURES + ("dense", "dense_gap")
 # Features of a question given its candidates.
-QUESTION_FEATURES = ("best", "focus_covered", "best_dense", "best_lexical", "best_window", "passage_coverage",
-                     "passage_dense", "unknown_share", "unknown_names", "kind_missing", "head_missing",
-                     "event_missing", "anonymous")
+QUESTION_FEATURES = ("best", "named_missing", "focus_covered", "best_dense", "best_lexical", "best_window",
+                     "passage_coverage", "passage_dense", "unknown_share", "unknown_names", "kind_missing",
+                     "head_missing", "event_missing", "anonymous")
 
 
 @dataclass

@@ -175,10 +175,12 @@ class ExtractiveAnswerer:
 
     def __init__(self, embed: Callable[[list[str]], np.ndarray], idf: Callable[[str], float],
                  abstain_threshold: float | None, max_sentences: int,
-                 known: Callable[[str], bool] | None = None, model: EvidenceModel | None = None) -> None:
+                 known: Callable[[str], bool] | None = None, model: EvidenceModel | None = None,
+                 named: Callable[[set[str]], list[str]] | None = None) -> None:
         self._embed = embed
         self._idf = idf
         self._known = known
+        self._named = named   # question terms -> the titles of the documents the question names
         self.model = model or load_model()
         self.abstain_threshold = self.model.answer_threshold if abstain_threshold is None else abstain_threshold
         self.max_sentences = max_sentences
@@ -193,6 +195,7 @@ class ExtractiveAnswerer:
         q_weight = sum(self._idf(t) for t in q_terms) or 1.0
         q_bigrams = _bigrams(q_words)
         kind = expected_kind(question)
+        named = set(self._named(q_terms)) if self._named else set()
 
         def coverage(found: set[str]) -> float:
             return sum(self._idf(t) for t in q_terms & found) / q_weight
@@ -207,6 +210,7 @@ class ExtractiveAnswerer:
             date_match = _date_match(question, passage)
             retrieval = passage.metadata.get("retrieval") or {}
             keyword_rank = retrieval.get("keyword_rank")
+            in_named = str(passage.metadata.get("title", "")) in named
             for i, (start, end) in enumerate(spans):
                 text = passage.text[start:end]
                 key = _normalize(text)
@@ -236,6 +240,8 @@ class ExtractiveAnswerer:
                     "date_match": date_match,
                     "passage_dense": float(retrieval.get("dense", 0.0)),
                     "keyword": 0.0 if keyword_rank is None else 1.0 / (1 + keyword_rank),
+                    "named": float(bool(named) and in_named),
+                    "named_other": float(bool(named) and not in_named),
                 }
                 found.append(cand)
         if not found:
@@ -306,6 +312,9 @@ class ExtractiveAnswerer:
         focus = set(known[:FOCUS_TERMS])
         near = set().union(*(_terms_around(c) for c in candidates[:FOCUS_CANDIDATES]))
         return {
+            # The question names a document, and none of the best sentences comes from it.
+            "named_missing": float(any(c.features["named"] or c.features["named_other"] for c in candidates[:1])
+                                   and not any(c.features["named"] for c in candidates[:FOCUS_CANDIDATES])),
             "focus_covered": (sum(self._idf(t) for t in focus & near) / sum(self._idf(t) for t in focus)
                               if focus else 1.0),
             "best": best.probability if best else 0.0,

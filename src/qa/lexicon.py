@@ -14,6 +14,8 @@ from typing import Any, Iterable
 _TOKEN = re.compile(r"\w\w+|\d", re.UNICODE)
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "\u00a0": " ", "–": "-", "—": "-"})
 # Question words carry no topic: "How many ... did ..." should not match sentences with "many".
+# A question names a document when it uses this share of the title's words, by their weight.
+NAMED_TITLE_SHARE = 0.5
 _QUESTION_WORDS = {"many", "much", "what", "who", "whom", "whose", "when", "where", "which", "why",
                    "how", "did", "does", "do", "say", "said", "tell", "according", "corpus"}
 
@@ -99,17 +101,22 @@ class TermStatistics:
     """Chunk frequencies of terms, used by the answerer to weigh question words and to spot
     names the corpus never uses."""
 
-    def __init__(self, document_frequency: dict[str, int], chunks: int) -> None:
+    def __init__(self, document_frequency: dict[str, int], chunks: int, titles: Iterable[str] = ()) -> None:
         self.chunks = chunks
         self._idf = {t: math.log((chunks + 1) / (c + 0.5)) for t, c in document_frequency.items()}
         self._by_initial_and_length: dict[tuple[str, int], list[str]] | None = None
+        # Documents' names: a question may name a document by words its text never uses
+        # (a speech names no speaker; the file name does).
+        self.titles = sorted(set(titles))
+        self.title_terms = {title: frozenset(terms(title)) for title in self.titles}
+        self._title_vocabulary = frozenset().union(*self.title_terms.values()) if self.titles else frozenset()
 
     @classmethod
-    def load(cls, path: Path, chunks: int) -> "TermStatistics":
+    def load(cls, path: Path, chunks: int, titles: Iterable[str] = ()) -> "TermStatistics":
         if not path.is_file():
-            return cls({}, chunks)
+            return cls({}, chunks, titles)
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(data["document_frequency"], data["chunks"])
+        return cls(data["document_frequency"], data["chunks"], titles)
 
     @classmethod
     def of(cls, texts: list[str]) -> "TermStatistics":
@@ -121,8 +128,9 @@ class TermStatistics:
         return self._idf.get(term, math.log(self.chunks + 2) + 1.0)
 
     def in_corpus(self, term: str) -> bool:
-        """True for a term the corpus uses, or one within a letter or two of one (Qassim/Qassem)."""
-        if term in self._idf:
+        """True for a term the corpus uses (in its text or its documents' names), or one within
+        a letter or two of one (Qassim/Qassem)."""
+        if term in self._idf or term in self._title_vocabulary:
             return True
         if len(term) < 5:
             return False
@@ -136,6 +144,19 @@ class TermStatistics:
         near = [t for length in range(math.ceil(2 * size / 3), 3 * size // 2 + 1)
                 for t in groups.get((term[0], length), ())]
         return bool(difflib.get_close_matches(term, near, n=1, cutoff=0.8))
+
+    def named_titles(self, question_terms: set[str]) -> list[str]:
+        """The documents a question names: titles whose distinctive words (weighted by how rare
+        they are in the text) the question mostly uses. Best match first."""
+        scored = []
+        for title, words in self.title_terms.items():
+            if not words:
+                continue
+            weight = sum(self.idf(t) for t in words)
+            share = sum(self.idf(t) for t in words & question_terms) / weight
+            if share >= NAMED_TITLE_SHARE:
+                scored.append((share, title))
+        return [title for _, title in sorted(scored, reverse=True)]
 
     def _vocabulary_by_initial_and_length(self) -> dict[tuple[str, int], list[str]]:
         # Built on first use and kept here: a method-level lru_cache would hold a reference

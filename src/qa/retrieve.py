@@ -3,6 +3,7 @@ overlapping chunks of one document merged into a single passage."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Sequence
 
@@ -65,7 +66,7 @@ class HybridRetriever:
         self._bm25 = None
         if self.size:
             self._bm25 = BM25Retriever.from_persist_dir(str(build_dir / "bm25"))
-        self.terms = TermStatistics.load(build_dir / "terms.json", self.size)
+        self.terms = TermStatistics.load(build_dir / "terms.json", self.size, _titles(build_dir))
         self.idf = self.terms.idf
         self.in_corpus = self.terms.in_corpus
 
@@ -115,6 +116,15 @@ class HybridRetriever:
                 if not any(p.doc_id == passage.doc_id and _overlaps(p, passage) for p in main):
                     main.append(passage)
         return main
+
+
+def _titles(build_dir: Path) -> list[str]:
+    """The names of the build's documents, from its manifest."""
+    try:
+        files = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError):
+        return []
+    return [str(entry.get("title", "")) for entry in files.values() if isinstance(entry, dict) and entry.get("title")]
 
 
 def fuse(ranked: dict[str, list]) -> list[tuple[object, dict[str, float]]]:

@@ -41,7 +41,9 @@ from ..types import Answer
 from .datasets import EvalItem, EvalSetError, load_sets
 from .scoring import is_gold, score_answer
 
-SELECTION_RATIOS = tuple(np.round(np.arange(0.3, 0.96, 0.05), 2))
+SELECTION_RATIOS = tuple(np.round(np.arange(0.1, 0.96, 0.05), 2))
+# The issue's target for wrong abstentions on every domain: the threshold is fitted to it.
+MAX_WRONG_ABSTENTION = 0.05
 L2 = 1.0
 
 
@@ -121,7 +123,8 @@ def collect(domains: Sequence[Domain], base: Settings, heldout: bool = False,
             retriever = bot.retriever()  # builds or updates the domain's index when needed
             statistics = retriever.terms
             answerer = ExtractiveAnswerer(bot.vectors, statistics.idf, None, settings.max_answer_sentences,
-                                          known=statistics.in_corpus, model=neutral_model())
+                                          known=statistics.in_corpus, model=neutral_model(),
+                                          named=statistics.named_titles)
             for item in load_sets(domain.heldout if heldout else domain.dev):
                 query = bot.understand(item.question, item.history, settings)
                 passages = bot.retrieve(query, settings)
@@ -195,16 +198,15 @@ def _with_dense_gap(candidates: list[Candidate]) -> list[Candidate]:
 
 
 def _best_threshold(p: np.ndarray, answerable: np.ndarray) -> float:
-    """The P(answerable) cut-off with the best balanced accuracy; ties go to the lower one
-    (answering with citations beats a needless abstention)."""
-    cuts = np.unique(np.round(p, 4))
-    candidates = np.concatenate([[0.0], (cuts[:-1] + cuts[1:]) / 2]) if len(cuts) > 1 else np.array([0.5])
-
-    def balanced(t: float) -> float:
-        answered = p >= t
-        return (answered[answerable > 0].mean() + (~answered)[answerable == 0].mean()) / 2
-
-    return float(max(candidates, key=lambda t: (round(balanced(t), 9), -t)))
+    """The highest P(answerable) cut-off that abstains on at most MAX_WRONG_ABSTENTION of the
+    answerable questions: a needless abstention costs the user an answer the documents hold,
+    so it is bounded first, and as many unanswerable questions are declined as that allows."""
+    answerable_p = np.sort(p[answerable > 0])
+    if not len(answerable_p):
+        return 0.5
+    allowed = int(np.floor(MAX_WRONG_ABSTENTION * len(answerable_p)))
+    # Abstaining below the (allowed+1)-th lowest answerable P abstains on `allowed` of them.
+    return float(answerable_p[allowed] - 1e-6) if allowed < len(answerable_p) else float(answerable_p[-1])
 
 
 def _best_selection_ratio(model: EvidenceModel, examples: Sequence[Example]) -> float:
@@ -225,7 +227,7 @@ def _answerer(model: EvidenceModel, example: Example | None = None, max_sentence
     if example is None:
         return ExtractiveAnswerer(_no_embedding, lambda term: 1.0, None, max_sentences, model=model)
     return ExtractiveAnswerer(_no_embedding, example.terms.idf, None, max_sentences,
-                              known=example.terms.in_corpus, model=model)
+                              known=example.terms.in_corpus, model=model, named=example.terms.named_titles)
 
 
 def _no_embedding(texts: list[str]) -> np.ndarray:
