@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 _TOKEN = re.compile(r"\w\w+|\d", re.UNICODE)
-_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "\u00a0": " ", "–": "-", "—": "-"})
+# Curly quotes and dashes read as plain ones; a table's cell separator reads as a space.
+_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "\u00a0": " ", "–": "-", "—": "-", "|": " "})
 # Question words carry no topic: "How many ... did ..." should not match sentences with "many".
 # A question names a document when it uses this share of the title's words, by their weight.
 NAMED_TITLE_SHARE = 0.5
@@ -41,7 +42,7 @@ def human_date(date: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """Case-, quote-, dash- and whitespace-insensitive form used for substring matching."""
+    """Case-, quote-, dash-, whitespace- and table-cell-insensitive form used for substring matching."""
     return " ".join(text.translate(_QUOTES).lower().split())
 
 

@@ -14,7 +14,9 @@ from .lexicon import CALENDAR, MONTH_PATTERN, WEEKDAYS, stopwords, terms
 
 _QUANTITY_Q = re.compile(r"\b(how many|how much|number of|how large|how big|how far|how long|how old|"
                          r"what size|toll|count)\b", re.I)
-_DATE_Q = re.compile(r"^\s*(on |by |since |until )?(when|what (day|date|month|year))\b|\b(on|by) what date\b", re.I)
+# "When did/was …" asks for a date; "When setting up X, why …" does not (it sets a scene).
+_DATE_Q = re.compile(r"^\s*(on |by |since |until )?(when(?!\s+\w+ing\b)|what (day|date|month|year))\b"
+                     r"|\b(on|by) what date\b", re.I)
 _NUMBER = re.compile(r"\b\d[\d,.]*(?:-\d[\d,.]*)?\b")
 _QUANTITY_WORDS = re.compile(r"\b(hundreds|thousands|dozens|millions|dozen|several thousand|scores|one|two|three|"
                              r"four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|fifty|hundred|thousand)\b", re.I)
@@ -23,7 +25,7 @@ _ENTITY_Q = re.compile(r"^\s*(who|whom|whose|which|name)\b|\b(what|which) (\w+ )
                        r"countries|group|unit|city|town|minister|official|general|commander|newspaper|"
                        r"shrine|airport|province|leaders?|officials?)\b", re.I)
 _PLACE_Q = re.compile(r"^\s*where\b|\b(in|to|from|through) (which|what) \w+", re.I)
-_REASON_Q = re.compile(r"^\s*why\b|\bwhat (was|were|is|are) the reasons?\b|\bfor what reason\b", re.I)
+_REASON_Q = re.compile(r"(^\s*|,\s*)why\b|\bwhat (was|were|is|are) the reasons?\b|\bfor what reason\b", re.I)
 _REASON = re.compile(r"\b(because|reasons?|due to|as a result|owing to|in order to|so as to|led to|caused|"
                      r"to protect|to defend|keeps?|aim was)\b", re.I)
 CAPITALISED = re.compile(r"(?<![\w’'-])[A-Z][\w’'-]+")

@@ -173,16 +173,18 @@ def _body_line(line: Line, raw: str, previous: Line | None) -> None:
 
 def _mark_indented_code(lines: list[Line]) -> None:
     """A paragraph indented 4 or more columns deeper than the file's usual indentation is a
-    code or literal block (unless it continues a list item, aligned with the item's text)."""
+    code or literal block (unless it continues a list item, aligned with the item's text, or
+    reads as prose: an indented quotation in a mail or a plain-text note is still sentences)."""
     indents = [line.indent for line in lines if line.kind in ("prose", "list")]
     if not indents:
         return
     base = max(set(indents), key=indents.count)
     list_column = -1
-    paragraph_start, in_block = True, False
-    for line in lines:
+    paragraph_start, block = True, []
+    for line in lines + [Line(0, 0, kind="blank")]:
         if line.kind == "blank" or line.kind in MARKUP_KINDS:
-            paragraph_start = True
+            _mark_block(block)
+            paragraph_start, block = True, []
             continue
         if paragraph_start:
             paragraph_start = False
@@ -192,13 +194,32 @@ def _mark_indented_code(lines: list[Line]) -> None:
                 list_column = -1
             elif line.kind == "prose" and line.indent >= base + 4 and not (
                     list_column >= 0 and line.indent <= list_column + 1):
-                in_block = True
-                line.kind = "code"
+                block = [line]
                 continue
             elif line.kind == "prose" and line.indent <= base:
                 list_column = -1
-            in_block = False
-        elif line.kind == "prose" and in_block:
+            block = []
+        elif line.kind == "prose" and block:
+            block.append(line)
+
+
+# Characters that mark code rather than prose.
+_CODE_CHARACTERS = re.compile(r"[{}=;$<>\\/|_`*#@\[\]]")
+_SENTENCE_END = re.compile(r"[.!?:][\"')\]]*$")
+
+
+def _reads_as_prose(block: list[Line]) -> bool:
+    """Mostly words, few code characters, and sentence punctuation: an indented quotation."""
+    text = " ".join(line.plain for line in block)
+    words = text.split()
+    if len(words) < 6 * len(block) or not any(_SENTENCE_END.search(line.plain) for line in block):
+        return False
+    return len(_CODE_CHARACTERS.findall(text)) <= 0.02 * len(text)
+
+
+def _mark_block(block: list[Line]) -> None:
+    if block and not _reads_as_prose(block):
+        for line in block:
             line.kind = "code"
 
 
