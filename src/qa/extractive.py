@@ -48,15 +48,15 @@ from .types import Answer, Citation, Passage
 MAX_EMBEDDED_CANDIDATES = 10  # sentences embedded per question: the costly step of answering
 EMBEDDED_SENTENCE_PIECES = 64  # a sentence's dense score reads its first 64 word pieces
 MIN_WORDS = 3              # shorter pieces ("Yes.", "See below.") state nothing quotable
+STANDFIRST_WORDS = 14      # an unpunctuated line this long is a summary, not a headline
 CONTEXT_WEIGHT = 0.5       # question words found only in the sentence before
 COVERAGE_GAIN = 0.2        # share of the question's term weight a further sentence must add
 FOCUS_TERMS = 2           # the question's rarest words, for the focus feature
 FOCUS_CANDIDATES = 3      # ... looked for around this many best sentences
 CONTENDER_RATIO = 0.5      # sentences this close (in P) to the best are weighed for the refusal features
-# Figures conflict only when two documents give different numbers for the same unit and the two
-# sentences share this much of their other content words (Jaccard): "dozens killed in the
-# attack" and "1,600 killed in the war" are about different things.
-CONFLICT_OVERLAP = 0.25
+# Figures conflict only when each of the two sentences covers this share of the question's term
+# weight: both must be about what is asked, not about a part of it.
+CONFLICT_COVERAGE = 0.75
 
 _DENIAL = re.compile(r"\b(denied|denies|deny|dismiss(ed|ing)?|refuted|disputed|contradict\w*)\b", re.I)
 _EARLY_PRONOUN = re.compile(r"^(\S+\s+){0,12}?(its|their|they|them|he|his|she|her|this|these|those)\b", re.I)
@@ -101,9 +101,12 @@ def _date_match(question: str, passage: Passage) -> float:
 
 
 def _quotable(sentence: str) -> bool:
-    """A piece of text that can be quoted as a statement: a few words, not a byline or dateline."""
+    """A piece of text that can be quoted as a statement: a few words that end like a sentence
+    (a headline or a heading does not), a long summary line, or a table row; not a dateline."""
     words = [w for w in sentence.split() if _WORD.search(w)]
-    return len(words) >= MIN_WORDS and not _DATELINE.match(sentence)
+    complete = (bool(_COMPLETE.search(sentence)) or len(words) >= STANDFIRST_WORDS
+                or CELL_SEPARATOR.strip() in sentence)
+    return len(words) >= MIN_WORDS and complete and not _DATELINE.match(sentence)
 
 
 def _sentence_spans(cand: Candidate) -> tuple[list[tuple[int, int]], int]:
@@ -143,28 +146,18 @@ def _heading_text(passage: Passage) -> str:
     return " ".join(str(meta.get(k, "")) for k in ("title", "section", "table_header"))
 
 
-def _units(text: str) -> dict[str, set[str]]:
-    """Figures by what they count: {"fighter": {"1600"}, ...} (the content word after each number)."""
-    found: dict[str, set[str]] = {}
-    for figure in quantities(text):
-        at = text.replace(",", "").find(figure) if figure[:1].isdigit() else text.lower().find(figure)
-        after = terms(text.replace(",", "")[at + len(figure): at + len(figure) + 40]) if at >= 0 else []
-        if after:
-            found.setdefault(after[0], set()).add(figure)
-    return found
-
-
-def _figures_conflict(a: Candidate, b: Candidate) -> bool:
-    """Two documents give different figures for the same unit, in sentences about the same thing."""
+def _figures_conflict(a: Candidate, b: Candidate, question: str) -> bool:
+    """Two documents give different figures for what the question counts, each in a sentence
+    (with its neighbours) that covers what the question asks about: "dozens killed in the
+    attack" does not contradict "1,600 killed in Syria" when the question asks about Syria."""
     if a.passage.doc_id == b.passage.doc_id:
         return False
-    units_a, units_b = _units(a.text), _units(b.text)
-    shared = [u for u in units_a if u in units_b and units_a[u] != units_b[u]]
-    if not shared:
+    asked = quantities(question)
+    figures_a, figures_b = quantities(a.text) - asked, quantities(b.text) - asked
+    if not figures_a or not figures_b or figures_a & figures_b:
         return False
-    terms_a, terms_b = set(terms(a.text)), set(terms(b.text))
-    overlap = len(terms_a & terms_b) / max(1, len(terms_a | terms_b))
-    return overlap >= CONFLICT_OVERLAP
+    return all(mentions_head(question, " ".join(_window_text(c))) and
+               c.features.get("lexical", 0.0) >= CONFLICT_COVERAGE for c in (a, b))
 
 
 class ExtractiveAnswerer:
@@ -192,13 +185,16 @@ class ExtractiveAnswerer:
         features and P(it answers the question)."""
         q_words = terms(question)
         q_terms = set(q_words)
-        q_weight = sum(self._idf(t) for t in q_terms) or 1.0
+        # Words the corpus never uses cannot be matched: they are left out of the weight a
+        # sentence is measured against (their share is a feature of the question instead).
+        matchable = {t for t in q_terms if self._known is None or self._known(t)} or q_terms
+        q_weight = sum(self._idf(t) for t in matchable) or 1.0
         q_bigrams = _bigrams(q_words)
         kind = expected_kind(question)
         named = set(self._named(q_terms)) if self._named else set()
 
         def coverage(found: set[str]) -> float:
-            return sum(self._idf(t) for t in q_terms & found) / q_weight
+            return sum(self._idf(t) for t in matchable & found) / q_weight
 
         seen: set[str] = set()
         found: list[Candidate] = []
@@ -302,8 +298,10 @@ class ExtractiveAnswerer:
     def question_features(self, question: str, candidates: Sequence[Candidate]) -> dict[str, float]:
         """What the fitted model reads to decide whether the passages answer the question."""
         q_terms = set(terms(question))
-        q_weight = sum(self._idf(t) for t in q_terms) or 1.0
-        unknown_weight = sum(self._idf(t) for t in q_terms if self._known is not None and not self._known(t))
+        # A share of words, not of their weights: a word the corpus never uses gets the largest
+        # weight of all, and one unseen inflection ("massing" where the text says "amassing")
+        # would outweigh the rest of the question.
+        unknown = sum(1 for t in q_terms if self._known is not None and not self._known(t))
         refusals = self._refusals(question, candidates)
         best = candidates[0] if candidates else None
         # The question's rarest words the corpus knows (what it is specifically about): are
@@ -323,7 +321,7 @@ class ExtractiveAnswerer:
             "best_window": max((c.features["window"] for c in candidates), default=0.0),
             "passage_coverage": max((c.features["passage"] for c in candidates), default=0.0),
             "passage_dense": max((c.features["passage_dense"] for c in candidates), default=0.0),
-            "unknown_share": unknown_weight / q_weight,
+            "unknown_share": unknown / len(q_terms) if q_terms else 0.0,
             "unknown_names": float(bool(self.unknown_names(question))),
             **{name: float(name in refusals) for name in ("kind_missing", "head_missing", "event_missing",
                                                          "anonymous")},
@@ -396,9 +394,9 @@ class ExtractiveAnswerer:
             for cand in candidates[1:]:
                 if cand in chosen or len(chosen) > self.max_sentences or cand.probability < floor * floor:
                     continue
-                if any(_figures_conflict(cand, c) for c in chosen):
+                if any(_figures_conflict(cand, c, question) for c in chosen):
                     chosen.append(cand)
-            conflict = any(_figures_conflict(a, b) for i, a in enumerate(chosen) for b in chosen[i + 1:])
+            conflict = any(_figures_conflict(a, b, question) for i, a in enumerate(chosen) for b in chosen[i + 1:])
         denials = [c for c in chosen if _DENIAL.search(c.text)]
         if any(c.passage.doc_id != d.passage.doc_id and not _DENIAL.search(c.text) for d in denials for c in chosen):
             conflict = True
