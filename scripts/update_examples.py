@@ -52,6 +52,10 @@ def default_text(name: str) -> str:
     """How a setting's default is written in the tables."""
     if name == "index_dir":
         return "`index` for `corpus`, else `index/corpora/<name>-<hash>`"
+    if name == "abstain_threshold":
+        from qa.evidence import load_model
+
+        return f"(empty: the fitted {load_model().answer_threshold:.2f})"
     value = getattr(Settings(), name)
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -86,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
                "EmbeddingQAFinetuneDataset JSON",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     evaluate.add_argument("paths", nargs="*", type=Path, metavar="SET", help="evaluation set files")
+    evaluate.add_argument("--suite", type=Path, metavar="SUITE.toml",
+                          help="score every domain of a suite (corpus/eval/suite.toml), each on its own corpus "
+                               "and index; prints a table by domain")
+    evaluate.add_argument("--heldout", action="store_true", help="with --suite: the held-out sets")
     evaluate.add_argument("--pipeline", default="ours,baseline", metavar="NAMES",
                           help="comma-separated pipelines: ours, baseline (default both), extractive, "
                                "llm (ours with that answerer)")
@@ -239,8 +243,19 @@ def _cmd_eval(args) -> int:
         before, after = (load_run(p) for p in args.compare)
         print(compare(before, after, args.compare[0].name, args.compare[1].name))
         return 0
+    if args.suite:
+        if args.paths:
+            raise EvalSetError("--suite names its own sets; give no sets with it")
+        from .eval.suite import evaluate_suite, suite_table
+
+        results = evaluate_suite(args.suite, _assistant(args).settings, heldout=args.heldout,
+                                 progress=lambda line: print(line, file=sys.stderr))
+        print(suite_table(results))
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+        return 0
     if not args.paths:
-        raise EvalSetError("give one or more evaluation sets (or --compare A.json B.json)")
+        raise EvalSetError("give one or more evaluation sets (or --suite SUITE.toml, or --compare A.json B.json)")
     # Everything that can be wrong with the request is found before a model loads.
     names = pipeline_names(args.pipeline)
     load_sets(args.paths)

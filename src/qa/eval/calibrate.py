@@ -15,16 +15,17 @@ from .datasets import load_eval_set
 
 
 def evidence_scores(assistant, path: Path) -> list[tuple[str, bool, float]]:
-    """(id, answerable, best evidence score) for each question of the set, through the
-    assistant's own steps: understand, retrieve, then score candidate sentences as the
-    extractive answerer does (the best part of a compound question counts)."""
+    """(id, answerable, P(answerable)) for each question of the set, through the assistant's
+    own steps: understand, retrieve, then the extractive answerer's fitted model (the best
+    part of a compound question counts)."""
     settings = assistant.settings
     answerer = assistant.answerer(settings)
     rows = []
     for item in load_eval_set(path):
         query = assistant.understand(item.question, item.history, settings)
         passages = assistant.retrieve(query, settings)
-        best = max(answerer.evidence_score(answerer.candidates(text, vector, passages)) for text, vector in query.parts)
+        best = max(answerer.answerability(text, answerer.candidates(text, vector, passages))[0]
+                   for text, vector in query.parts)
         rows.append((item.id, not item.unanswerable, best))
     return rows
 
@@ -36,27 +37,22 @@ def _accuracy(rows: list[tuple[str, bool, float]], threshold: float) -> float:
     return right / len(rows)
 
 
-def best_threshold(rows: list[tuple[str, bool, float]]) -> float:
-    scores = sorted({round(s, 3) for _, _, s in rows})
-    candidates = [(a + b) / 2 for a, b in zip(scores, scores[1:])] or [0.5]
-    # Ties go to the lowest threshold: answering with citations beats a needless abstention.
-    return max(candidates, key=lambda t: (_accuracy(rows, t), -t))
-
-
 def calibrate(assistant, path: Path) -> str:
+    """The abstention threshold's table on one set: what each threshold would answer and
+    decline. The default threshold is fitted on every domain by `qa calibrate --fit`; this
+    shows how it does on one set (a single set is too small, and too much of one kind, to
+    choose it from)."""
     rows = evidence_scores(assistant, path)
-    chosen = best_threshold(rows)
-    hits = sum(1 for i in range(len(rows))
-               if (rows[i][2] >= best_threshold(rows[:i] + rows[i + 1:])) == rows[i][1])
+    fitted = assistant.answerer(assistant.settings).abstain_threshold
     lines = [f"{'threshold':>9}  {'answered (answerable)':>22}  {'abstained (unanswerable)':>25}  accuracy"]
-    for t in sorted({round(x, 2) for x in np.arange(0.30, 0.80, 0.05)} | {round(chosen, 3)}):
+    for t in sorted({round(x, 2) for x in np.arange(0.05, 0.96, 0.1)} | {round(fitted, 3)}):
         answered = [s >= t for _, ok, s in rows if ok]
         abstained = [s < t for _, ok, s in rows if not ok]
-        mark = "  <- chosen" if abs(t - round(chosen, 3)) < 1e-9 else ""
+        mark = "  <- in use" if abs(t - round(fitted, 3)) < 1e-9 else ""
         lines.append(f"{t:>9.3f}  {sum(answered):>12}/{len(answered):<9}  {sum(abstained):>14}/{len(abstained):<10}"
                      f"  {_accuracy(rows, t):.3f}{mark}")
-    lines.append(f"\nchosen threshold {chosen:.3f} (set abstain_threshold / QA_ABSTAIN_THRESHOLD); "
-                 f"leave-one-out accuracy {hits}/{len(rows)}")
+    lines.append(f"\nthreshold in use {fitted:.3f}: P(the passages answer) below it abstains (abstain_threshold / "
+                 f"QA_ABSTAIN_THRESHOLD; empty: the one fitted by qa calibrate --fit)")
     return "\n".join(lines)
 
 
@@ -126,4 +122,4 @@ def calibrate_judge(assistant, path: Path) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["calibrate", "evidence_scores", "best_threshold", "calibrate_judge", "judge_signals"]
+__all__ = ["calibrate", "evidence_scores", "calibrate_judge", "judge_signals"]

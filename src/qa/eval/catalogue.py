@@ -53,6 +53,8 @@ METRICS: tuple[MetricSpec, ...] = (
                "Share of unanswerable questions on which the pipeline abstained.", "ratio", "higher"),
     MetricSpec("abstention_precision", "abstention precision",
                "Share of abstentions that were on unanswerable questions.", "ratio", "higher"),
+    MetricSpec("wrong_abstention", "wrongly abstained",
+               "Share of answerable questions on which the pipeline abstained.", "ratio", "lower"),
     MetricSpec("latency_median_ms", "latency median (ms)", "Median time to answer one question.", "ms", "lower"),
     MetricSpec("latency_p95_ms", "latency p95 (ms)",
                "95th percentile (nearest rank) of the time to answer one question.",

@@ -17,7 +17,6 @@ that were retrieved.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -38,51 +37,14 @@ from ..evidence import (
 from ..extractive import MAX_EMBEDDED_CANDIDATES, Candidate, ExtractiveAnswerer
 from ..lexicon import TermStatistics, normalize
 from ..types import Answer
-from .datasets import EvalItem, EvalSetError, load_sets
+from .datasets import EvalItem, load_sets
 from .scoring import is_gold, score_answer
+from .suite import Domain, domain_settings, load_suite
 
 SELECTION_RATIOS = tuple(np.round(np.arange(0.1, 0.96, 0.05), 2))
 # The issue's target for wrong abstentions on every domain: the threshold is fitted to it.
 MAX_WRONG_ABSTENTION = 0.05
 L2 = 1.0
-
-
-@dataclass(frozen=True)
-class Domain:
-    name: str
-    corpus: Path
-    dev: list[Path]
-    heldout: list[Path]
-
-
-def load_suite(path: Path | str) -> list[Domain]:
-    """The domains of a suite file (TOML: one table per domain with corpus, dev and heldout)."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise EvalSetError(f"{path}: not a readable suite file ({exc})") from None
-    domains = []
-    for name, table in data.items():
-        if not isinstance(table, dict) or "corpus" not in table or not table.get("dev"):
-            raise EvalSetError(f"{path}: domain {name!r} needs corpus = \"folder\" and dev = [\"set.jsonl\"]")
-        corpus = Path(table["corpus"])
-        if not corpus.is_dir():
-            raise EvalSetError(f"{path}: the corpus folder {corpus} of domain {name!r} does not exist"
-                               + ("; build the domain folders with: make domains" if "domains" in corpus.parts else ""))
-        heldout = [Path(p) for p in table.get("heldout", [])]
-        domains.append(Domain(name, corpus, [Path(p) for p in table["dev"]], heldout))
-    if not domains:
-        raise EvalSetError(f"{path}: no domains")
-    return domains
-
-
-def domain_settings(base: Settings, domain: Domain) -> Settings:
-    """The base settings pointed at the domain's corpus, with an index of its own: the one
-    derived from the corpus folder, or a folder per domain inside an index_dir given explicitly."""
-    if base.index_dir_derived:
-        return base.replace(corpus_dir=domain.corpus)
-    return base.replace(corpus_dir=domain.corpus, index_dir=Path(base.index_dir) / "suite" / domain.name)
 
 
 def gold_sentence(text: str, evidence: Sequence[str]) -> bool:
@@ -308,5 +270,5 @@ def fit_suite(suite: Path | str, base: Settings, output: Path | None = None,
     return model, report(in_sample, held_out)
 
 
-__all__ = ["Domain", "Example", "load_suite", "domain_settings", "collect", "fit", "replay", "measure",
+__all__ = ["Example", "collect", "fit", "replay", "measure",
            "leave_one_domain_out", "fit_suite", "gold_sentence"]

@@ -227,6 +227,7 @@ def aggregate(results: Sequence[QuestionResult]) -> dict[str, Any]:
             "citation_precision": avg("citation_precision"),
             "abstention_recall": mean(s.abstained for s in unanswerable),
             "abstention_precision": mean(r.item.unanswerable for r in abstentions),
+            "wrong_abstention": mean(s.abstained for r, s in scored if not r.item.unanswerable),
             "latency_median_ms": median(latencies), "latency_p95_ms": percentile(latencies, 95),
             "generated": avg("generated"), "tokens_per_s": avg("tokens_per_s")}
 
