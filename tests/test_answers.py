@@ -124,11 +124,12 @@ def test_overrides_apply_to_one_call(assistant):
 
 
 @pytest.mark.parametrize("name, floors", [
-    # 70 questions; measured 0.78 / 0.95 / 9 of 12 abstained / precision 1.00. (The first 50,
-    # which the answerer was developed on, score 0.88; the last 20 were written blind.)
-    ("aleppo.jsonl", {"key_facts": 0.75, "gold_cited": 0.90, "abstention_recall": 0.7, "abstention_precision": 0.9,
+    # 70 questions; measured 0.74 / 0.95 / 8 of 12 abstained / precision 0.89 with the answerer
+    # fitted on eight domains (0.78 / 0.95 / 9 of 12 / 1.00 with the rules tuned on this set alone).
+    ("aleppo.jsonl", {"key_facts": 0.72, "gold_cited": 0.90, "abstention_recall": 0.6, "abstention_precision": 0.85,
                       "hit_rate": 0.95, "citation_recall": 0.95, "citation_precision": 0.95}),
-    # Written afterwards by someone who had not seen the answerer; measured 0.75 / 1.00 / 0.80 / 1.00.
+    # Written afterwards by someone who had not seen the answerer; measured 0.85 / 1.00 / 0.80 / 1.00
+    # (0.75 / 1.00 / 0.80 / 1.00 with the earlier rules).
     ("aleppo-heldout.jsonl",
      {"key_facts": 0.70, "gold_cited": 0.90, "abstention_recall": 0.6, "abstention_precision": 0.9}),
 ])
