@@ -43,7 +43,7 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>])")
 TOP_K_RANGE = (1, 10)
 SHOWN_QUESTION_CHARS = 2000  # a question longer than the limit is refused, and shown cut to this
 TITLE_CHARS = 90             # the Corpus table cuts longer titles (the file name is in its own column)
-CACHE_CLEANUP = (600, 3600)  # every 10 minutes, Gradio deletes its temporary files older than an hour
+CACHE_CLEANUP = (60, 300)  # every minute, Gradio deletes its temporary files older than 5 minutes
 
 CSS = """
 .qa-header h1 { margin-bottom: 0; }
@@ -398,6 +398,7 @@ def build_app(assistant: qa.Assistant, api_visibility: str = "public") -> gr.Blo
         ask.click(respond, inputs, outputs, api_visibility=api_visibility)
         question.submit(respond, inputs, outputs, api_visibility="private")
         clear.click(new_conversation, None, outputs, api_visibility="private")
+        chatbot.clear(new_conversation, None, outputs, api_visibility="private")  # the chat's own Clear button
         demo.load(corpus_view, None, [documents, status], api_visibility="private")
         # Uploads and re-indexing wait their turn in one queue of their own: one ingest at a time.
         ingest_queue = {"concurrency_limit": 1, "concurrency_id": "ingest", "api_visibility": api_visibility}
