@@ -120,7 +120,7 @@ def test_upload_is_indexed_and_its_markup_stays_text(page, app_url, tmp_path):
     page.wait_for_function("() => document.querySelector('#corpus-message').innerText.includes('Added')",
                            timeout=120000)
     page.wait_for_function("() => document.querySelector('#documents').innerText.includes('field-report.txt')")
-    assert "Field report from the Palmyra depot" in page.locator("#documents").inner_text()
+    assert "Field report" in page.locator("#documents").inner_text()  # its title (first line or file name)
     assert (app_url[1] / "field-report.txt").is_file()
     _shot(page, "4-corpus-after-upload")
 
