@@ -57,6 +57,8 @@ def start_app(concurrency: int) -> tuple[subprocess.Popen, str, Path]:
 
 
 def ask(client, question: str) -> str:
+    """One standalone question: a new session, so no earlier question of this client is its history."""
+    client.reset_session()
     chat = client.predict(question, 5, "hybrid", "extractive", api_name="/respond")[0]
     content = chat[-1]["content"]
     return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
@@ -95,7 +97,7 @@ def run_round(url: str, users: int, questions: list[str], idle: dict[str, str], 
             with lock:
                 latencies.append(elapsed)
                 if answer != idle[question]:
-                    differing.append(question)
+                    differing.append(f"{question}\n    idle: {idle[question][:200]}\n    load: {answer[:200]}")
 
     started = time.perf_counter()
     threads = [threading.Thread(target=user, args=(c,)) for c in clients]
