@@ -58,6 +58,8 @@ def read_docx(path: Path) -> dict[str, Any]:
     _check_package(path)
     try:
         document = docx.Document(str(path))
+    except MemoryError:
+        raise  # the sandbox names it
     except Exception as exc:  # noqa: BLE001 - python-docx raises many kinds for a damaged package
         raise ReaderError(f"damaged .docx ({type(exc).__name__}: {str(exc)[:200]}); open and save it again in "
                           f"Word or LibreOffice") from None
