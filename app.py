@@ -63,9 +63,9 @@ a.cite:hover { text-decoration: underline; }
 .qa-source summary { cursor: pointer; color: var(--body-text-color-subdued); }
 .qa-source mark { background: #fff3a3; padding: 0 1px; }
 .qa-empty { color: var(--body-text-color-subdued); font-style: italic; }
-.qa-page-view { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
-.qa-page-view > .passage { flex: 1 1 200px; min-width: 0; }
-.qa-page-view figure { flex: 1 1 240px; margin: 0; }
+.qa-page-view { display: flex; gap: 10px; align-items: flex-start; }
+.qa-page-view > .passage { flex: 1 1 0; min-width: 0; }
+.qa-page-view figure { flex: 1.3 1 0; min-width: 0; margin: 0; }
 .qa-page-view img { width: 100%; border: 1px solid var(--border-color-primary); background: white; }
 .qa-page-view figcaption { font-size: 0.8em; color: var(--body-text-color-subdued); }
 """
