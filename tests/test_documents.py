@@ -262,3 +262,13 @@ def test_citations_carry_the_page_in_the_api_json_and_cli(report_pdf, tmp_path):
                               "reservoir hold in August?"], capture_output=True, text=True,
                              env={**os.environ, **env}, timeout=300)
     assert any(c["page"] == 2 for c in json.loads(as_json.stdout)["citations"])
+
+
+def test_the_page_survives_a_saved_evaluation_run():
+    from qa.eval.records import answer_from_dict
+    from qa.types import Answer, Citation
+
+    answer = Answer("q", "Held 41 million. [1]", [Citation(1, "x", "s", "report.pdf", 0, 1, page=2),
+                                                   Citation(2, "y", "s", "notes.txt", 0, 1)], False)
+    restored = answer_from_dict(json.loads(json.dumps(answer.to_dict())))
+    assert [c.page for c in restored.citations] == [2, None]
