@@ -10,6 +10,7 @@ questions are shown as text, never as live HTML.
 from __future__ import annotations
 
 import argparse
+import base64
 import html
 import logging
 import math
@@ -17,7 +18,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
 
@@ -74,6 +75,11 @@ a.cite:hover { text-decoration: underline; }
 .qa-empty { color: var(--body-text-color-subdued); font-style: italic; }
 #documents table { table-layout: fixed; width: 100%; }
 #documents td, #documents th { overflow-wrap: anywhere; }
+.qa-page-view { display: flex; gap: 10px; align-items: flex-start; }
+.qa-page-view > .passage { flex: 1 1 0; min-width: 0; }
+.qa-page-view figure { flex: 1.3 1 0; min-width: 0; margin: 0; }
+.qa-page-view img { width: 100%; border: 1px solid var(--border-color-primary); background: white; }
+.qa-page-view figcaption { font-size: 0.8em; color: var(--body-text-color-subdued); }
 """
 
 # Clicking a [n] marker in the chat shows and highlights source n in the sources panel.
@@ -193,8 +199,29 @@ def _excerpt(text: str, spans: list[tuple[int, int]], context: int = 280) -> str
     return ("… " if start > 0 else "") + body + (" …" if end < len(text) else "")
 
 
-def render_sources(answer: qa.Answer | None) -> str:
-    """The sources panel: every cited passage with its source and the quoted sentences marked."""
+PageImages = Callable[[qa.Citation], Any]  # citation -> qa.page_view.PageImage | None
+
+
+def _page_figure(citation: qa.Citation, page_image: PageImages | None) -> str:
+    """A PDF citation's page as an image, the quoted sentences highlighted ("" for other formats)."""
+    if page_image is None or citation.page is None:
+        return ""
+    try:
+        image = page_image(citation)
+    except ValueError as exc:  # the file changed or cannot be read now: the text view stays
+        log.warning("no page image for %s: %s", citation.path, exc)
+        return ""
+    if image is None:
+        return ""
+    data = base64.b64encode(image.png).decode("ascii")
+    return (f'<figure><img class="qa-page" src="data:image/png;base64,{data}" '
+            f'alt="page {image.page} of {html.escape(citation.path)}">'
+            f'<figcaption>p. {image.page}, quoted text highlighted</figcaption></figure>')
+
+
+def render_sources(answer: qa.Answer | None, page_image: PageImages | None = None) -> str:
+    """The sources panel: every cited passage with its source and the quoted sentences marked;
+    for a PDF (with `page_image`, e.g. Assistant.citation_page) the page beside the text."""
     if answer is None:
         return '<div class="qa-empty">Sources of the latest answer appear here.</div>'
     if answer.abstained:
@@ -206,11 +233,14 @@ def render_sources(answer: qa.Answer | None) -> str:
     for c in answer.citations:
         when = f" · {html.escape(c.date)}" if c.date else ""
         publisher = html.escape(c.publisher) if c.publisher else "Unknown publisher"
+        page = f"p. {c.page}, " if c.page is not None else ""
+        text_view = f'<div class="passage">{_excerpt(c.text, c.highlights)}</div>'
+        figure = _page_figure(c, page_image)
         cards.append(
             f'<div class="qa-source" id="src-{c.number}">'
             f'<div><span class="num">{c.number}</span><span class="title">{html.escape(c.title or c.path)}</span></div>'
-            f'<div class="meta">{publisher}{when} · {html.escape(c.path)}, characters {c.start}–{c.end}</div>'
-            f'<div class="passage">{_excerpt(c.text, c.highlights)}</div>'
+            f'<div class="meta">{publisher}{when} · {html.escape(c.path)}, {page}characters {c.start}–{c.end}</div>'
+            + (f'<div class="qa-page-view">{text_view}{figure}</div>' if figure else text_view) +
             f'<details><summary>Whole passage</summary><div class="passage">'
             f'{_highlighted(c.text, c.highlights)}</div></details></div>')
     return '<div class="qa-sources">' + "".join(cards) + "</div>"
@@ -304,7 +334,7 @@ def build_app(assistant: qa.Assistant, api_visibility: str = "public") -> gr.Blo
                 else:
                     history = bounded_history(turns + [[message, answer.text]], settings.max_history_turns,
                                               settings.max_history_chars)
-                    yield kept(chat), kept(chat), render_sources(answer), history, ""
+                    yield kept(chat), kept(chat), render_sources(answer, assistant.citation_page), history, ""
         except (ValueError, qa.QuestionError) as exc:
             yield failed(str(exc))
         except qa.IndexUnavailable as exc:  # its message says what to do; no traceback needed
@@ -332,7 +362,7 @@ def build_app(assistant: qa.Assistant, api_visibility: str = "public") -> gr.Blo
 
     def upload(path: str | None) -> tuple[Any, ...]:
         if not path:
-            return gr.update(), gr.update(), "Choose a .txt, .md or .html file first.", None
+            return gr.update(), gr.update(), "Choose a .txt, .md, .html, .pdf or .docx file first.", None
         source = Path(path)
         try:
             name = safe_filename(source.name)  # the name it is stored under, not Gradio's temporary one
@@ -387,9 +417,9 @@ def build_app(assistant: qa.Assistant, api_visibility: str = "public") -> gr.Blo
                                      interactive=False, wrap=True, elem_id="documents")
             with gr.Row():
                 reindex_button = gr.Button("Re-index", elem_id="reindex")
-                upload_file = gr.File(label=f"Add a document (.txt, .md, .html; up to "
+                upload_file = gr.File(label=f"Add a document (.txt, .md, .html, .pdf, .docx; up to "
                                             f"{settings.max_upload_bytes / 1e6:.0f} MB)",
-                                      file_types=[".txt", ".md", ".html", ".htm"], type="filepath",
+                                      file_types=[".txt", ".md", ".html", ".htm", ".pdf", ".docx"], type="filepath",
                                       elem_id="upload")
             corpus_message = gr.Markdown(elem_id="corpus-message")
 

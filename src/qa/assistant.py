@@ -21,9 +21,10 @@ from .errors import IndexBusy, IndexUnavailable
 from .extractive import ExtractiveAnswerer
 from .index import CorpusIndex, IngestReport
 from .llms import ChatModel, chat_model
+from .page_view import PageImage, citation_page
 from .questions import Decomposed, decompose
 from .retrieve import HybridRetriever
-from .types import Answer, Passage
+from .types import Answer, Citation, Passage
 
 
 class QuestionError(ValueError):
@@ -423,6 +424,11 @@ class Assistant:
             self.ingest()  # forgets the skipped file again
             raise ValueError(f"{name} was not added: {duplicate.reason}")
         return report
+
+    def citation_page(self, citation: Citation, width: int = 700) -> PageImage | None:
+        """A PDF citation's page as a PNG with its quoted sentences highlighted (None for other
+        formats); ValueError when the file cannot be read. See qa.page_view."""
+        return citation_page(citation, Path(self.settings.corpus_dir), width)
 
     def _query_vector(self, text: str) -> np.ndarray:
         return np.asarray(self.embedder.get_query_embedding(text), dtype=np.float32)
