@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import CHROMIUM, CHROMIUM_ARGS, REPO
 from documents import print_pdf, report_html
-from helpers import free_port
+from helpers import free_port, http_status, stop
 from test_documents import SECTIONS
-from test_ui import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _ask, _get, stop
+from test_ui import ARTIFACTS, _ask
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def _start(root: Path) -> tuple[subprocess.Popen, str]:
         if process.poll() is not None:
             raise RuntimeError(log_path.read_text())
         try:
-            if _get(url) == 200:
+            if http_status(url) == 200:
                 return process, url
         except OSError:
             pass
