@@ -10,20 +10,27 @@ questions are shown as text, never as live HTML.
 from __future__ import annotations
 
 import argparse
+import base64
 import html
 import logging
+import math
 import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
 
 import gradio as gr  # noqa: E402 - after the environment is set
+from fastapi import HTTPException  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 import qa  # noqa: E402
+from qa.assistant import safe_filename  # noqa: E402
 from qa.citations import markers  # noqa: E402
+from qa.config import RETRIEVAL_MODES  # noqa: E402
+from qa.webauth import ClientAddress, LoginGuard, LoginThrottled  # noqa: E402
 
 log = logging.getLogger("qa.app")
 
@@ -34,6 +41,10 @@ EXAMPLES = [
     "Where are Iraqi militia fighters who died in Syria being buried?",
 ]
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>])")
+TOP_K_RANGE = (1, 10)
+SHOWN_QUESTION_CHARS = 2000  # a question longer than the limit is refused, and shown cut to this
+TITLE_CHARS = 90             # the Corpus table cuts longer titles (the file name is in its own column)
+CACHE_CLEANUP = (60, 300)  # every minute, Gradio deletes its temporary files older than 5 minutes
 
 CSS = """
 .qa-header h1 { margin-bottom: 0; }
@@ -62,6 +73,13 @@ a.cite:hover { text-decoration: underline; }
 .qa-source summary { cursor: pointer; color: var(--body-text-color-subdued); }
 .qa-source mark { background: #fff3a3; padding: 0 1px; }
 .qa-empty { color: var(--body-text-color-subdued); font-style: italic; }
+#documents table { table-layout: fixed; width: 100%; }
+#documents td, #documents th { overflow-wrap: anywhere; }
+.qa-page-view { display: flex; gap: 10px; align-items: flex-start; }
+.qa-page-view > .passage { flex: 1 1 0; min-width: 0; }
+.qa-page-view figure { flex: 1.3 1 0; min-width: 0; margin: 0; }
+.qa-page-view img { width: 100%; border: 1px solid var(--border-color-primary); background: white; }
+.qa-page-view figcaption { font-size: 0.8em; color: var(--body-text-color-subdued); }
 """
 
 # Clicking a [n] marker in the chat shows and highlights source n in the sources panel.
@@ -78,6 +96,37 @@ document.addEventListener('click', function (event) {
   card.classList.add('flash');
   setTimeout(function () { card.classList.remove('flash'); }, 1600);
 });
+
+// The chat's copy button copies a message as plain text with its [n] markers, not the
+// escaped Markdown and citation links it is displayed from. Gradio's button writes the raw
+// message; writes that follow a click in the chat are turned into the text it shows.
+(function () {
+  const clipboard = navigator.clipboard;
+  if (!clipboard || !clipboard.writeText) return;
+  let fromChat = false;
+  document.addEventListener('pointerdown', function (event) {
+    fromChat = !!(event.target.closest && event.target.closest('#chat'));
+  }, true);
+  document.addEventListener('keydown', function () {
+    const active = document.activeElement;
+    fromChat = !!(active && active.closest && active.closest('#chat'));
+  }, true);
+  const write = clipboard.writeText.bind(clipboard);
+  clipboard.writeText = function (text) { return write(fromChat ? qaPlainText(text) : text); };
+})();
+
+function qaPlainText(message) {
+  // DOMParser builds an inert document: nothing in the message runs or loads.
+  const doc = new DOMParser().parseFromString(message, 'text/html');
+  doc.querySelectorAll('.qa-badge').forEach(function (badge) { badge.remove(); });
+  doc.querySelectorAll('a.cite').forEach(function (marker) {
+    marker.replaceWith(doc.createTextNode(marker.textContent));
+  });
+  return (doc.body.textContent || '')
+    .replace(/\\([\\`*_{}\[\]()#+\-!|~>])/g, '$1')
+    .replace(/[ \t]+(\[\d+\])/g, ' $1')
+    .trim();
+}
 </script>
 """
 
@@ -150,8 +199,29 @@ def _excerpt(text: str, spans: list[tuple[int, int]], context: int = 280) -> str
     return ("… " if start > 0 else "") + body + (" …" if end < len(text) else "")
 
 
-def render_sources(answer: qa.Answer | None) -> str:
-    """The sources panel: every cited passage with its source and the quoted sentences marked."""
+PageImages = Callable[[qa.Citation], Any]  # citation -> qa.page_view.PageImage | None
+
+
+def _page_figure(citation: qa.Citation, page_image: PageImages | None) -> str:
+    """A PDF citation's page as an image, the quoted sentences highlighted ("" for other formats)."""
+    if page_image is None or citation.page is None:
+        return ""
+    try:
+        image = page_image(citation)
+    except ValueError as exc:  # the file changed or cannot be read now: the text view stays
+        log.warning("no page image for %s: %s", citation.path, exc)
+        return ""
+    if image is None:
+        return ""
+    data = base64.b64encode(image.png).decode("ascii")
+    return (f'<figure><img class="qa-page" src="data:image/png;base64,{data}" '
+            f'alt="page {image.page} of {html.escape(citation.path)}">'
+            f'<figcaption>p. {image.page}, quoted text highlighted</figcaption></figure>')
+
+
+def render_sources(answer: qa.Answer | None, page_image: PageImages | None = None) -> str:
+    """The sources panel: every cited passage with its source and the quoted sentences marked;
+    for a PDF (with `page_image`, e.g. Assistant.citation_page) the page beside the text."""
     if answer is None:
         return '<div class="qa-empty">Sources of the latest answer appear here.</div>'
     if answer.abstained:
@@ -163,11 +233,14 @@ def render_sources(answer: qa.Answer | None) -> str:
     for c in answer.citations:
         when = f" · {html.escape(c.date)}" if c.date else ""
         publisher = html.escape(c.publisher) if c.publisher else "Unknown publisher"
+        page = f"p. {c.page}, " if c.page is not None else ""
+        text_view = f'<div class="passage">{_excerpt(c.text, c.highlights)}</div>'
+        figure = _page_figure(c, page_image)
         cards.append(
             f'<div class="qa-source" id="src-{c.number}">'
             f'<div><span class="num">{c.number}</span><span class="title">{html.escape(c.title or c.path)}</span></div>'
-            f'<div class="meta">{publisher}{when} · {html.escape(c.path)}, characters {c.start}–{c.end}</div>'
-            f'<div class="passage">{_excerpt(c.text, c.highlights)}</div>'
+            f'<div class="meta">{publisher}{when} · {html.escape(c.path)}, {page}characters {c.start}–{c.end}</div>'
+            + (f'<div class="qa-page-view">{text_view}{figure}</div>' if figure else text_view) +
             f'<details><summary>Whole passage</summary><div class="passage">'
             f'{_highlighted(c.text, c.highlights)}</div></details></div>')
     return '<div class="qa-sources">' + "".join(cards) + "</div>"
@@ -179,7 +252,13 @@ def document_rows(assistant: qa.Assistant) -> list[list[Any]]:
     except qa.IndexUnavailable as exc:  # busy, or its Chroma server is down: the status line and chat say so
         log.warning("cannot list the documents: %s", exc)
         return []
-    return [[d["title"], d["publisher"], d["date"], d["chunks"], _kept(d.get("kept")), d["path"]] for d in documents]
+    return [[_cut(d["title"], TITLE_CHARS), d["publisher"], d["date"], d["chunks"], _kept(d.get("kept")), d["path"]]
+            for d in documents]
+
+
+def _cut(text: str, limit: int) -> str:
+    text = str(text or "")
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _kept(share: float | None) -> str:
@@ -194,39 +273,82 @@ def index_summary(assistant: qa.Assistant) -> str:
     return f"**{labels.get(state, state)}** — {escape_markdown(detail)}"
 
 
-def build_app(assistant: qa.Assistant) -> gr.Blocks:
-    settings = assistant.settings
+def bounded_history(turns: list[Any], max_turns: int, max_chars: int) -> list[Any]:
+    """The most recent turns: at most max_turns of them, holding at most max_chars characters."""
+    kept: list[Any] = []
+    size = 0
+    for turn in reversed(turns[-max_turns:]):
+        size += sum(len(str(part)) for part in turn)
+        if size > max_chars and kept:
+            break
+        kept.append(turn)
+    return kept[::-1]
 
-    def respond(message: str, chat: list[dict[str, Any]], turns: list[list[str]], top_k: int,
-                mode: str, answerer: str) -> Iterator[tuple[Any, ...]]:
-        chat = list(chat or []) + [{"role": "user", "content": escape_markdown(message or "")},
-                                   {"role": "assistant", "content": "…"}]
-        yield chat, gr.update(), turns, ""
+
+def checked_options(top_k: Any, mode: Any, answerer: Any, answerers: list[str]) -> tuple[int, str, str]:
+    """The Settings accordion's values, or ValueError with a message for the person asking (they
+    come from the page, or from any client of the API)."""
+    low, high = TOP_K_RANGE
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, float)) or not math.isfinite(top_k) \
+            or top_k != int(top_k) or not low <= top_k <= high:
+        raise ValueError(f"Passages retrieved (top-k) must be a whole number from {low} to {high}, "
+                         f"not {str(top_k)[:40]}")
+    if mode not in RETRIEVAL_MODES:
+        raise ValueError(f"Retrieval must be one of {', '.join(RETRIEVAL_MODES)}, not {str(mode)[:40]}")
+    if answerer not in answerers:
+        raise ValueError(f"Answerer must be one of {', '.join(answerers)}, not {str(answerer)[:40]}")
+    return int(top_k), mode, answerer
+
+
+def build_app(assistant: qa.Assistant, api_visibility: str = "public") -> gr.Blocks:
+    """The app. The conversation lives on the server (in session state): a client sends only the
+    new question and the settings, never a history, so it cannot send a huge or malformed one."""
+    settings = assistant.settings
+    answerers = ["auto", "extractive", "llm"] if settings.llm else ["extractive"]
+
+    def kept(chat: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return chat[-2 * settings.max_history_turns:]  # what is shown: as many turns as are kept
+
+    def respond(message: Any, shown: list[dict[str, Any]], turns: list[list[str]], top_k: Any, mode: Any,
+                answerer: Any) -> Iterator[tuple[Any, ...]]:
+        text = message if isinstance(message, str) else ""
+        chat = list(shown or []) + [{"role": "user", "content": escape_markdown(_cut(text, SHOWN_QUESTION_CHARS))},
+                                    {"role": "assistant", "content": "…"}]
+        # On an error the question goes back to the box to be edited, unless it is too long to be.
+        back = text if len(text) <= settings.max_question_chars else ""
+        yield chat, gr.update(), gr.update(), gr.update(), ""
+
+        def failed(why: str) -> tuple[Any, ...]:
+            chat[-1] = {"role": "assistant", "content": "⚠️ " + escape_markdown(why)}
+            return kept(chat), kept(chat), gr.update(), gr.update(), back
+
         try:
+            top_k, mode, answerer = checked_options(top_k, mode, answerer, answerers)
             generating = bool(settings.llm) and answerer != "extractive"
-            for text, answer in assistant.stream(message, history=turns, top_k=int(top_k),
-                                                 retrieval_mode=mode, answerer=answerer):
+            for text_so_far, answer in assistant.stream(message, history=turns, top_k=top_k,
+                                                        retrieval_mode=mode, answerer=answerer):
                 chat[-1] = {"role": "assistant",
-                            "content": render_answer(text, answer, drafting=generating and answer is None)}
+                            "content": render_answer(text_so_far, answer, drafting=generating and answer is None)}
                 if answer is None:
-                    yield chat, gr.update(), turns, ""
+                    yield chat, gr.update(), gr.update(), gr.update(), ""
                 else:
-                    yield chat, render_sources(answer), turns + [[message, answer.text]], ""
-        except qa.QuestionError as exc:
-            chat[-1] = {"role": "assistant", "content": "⚠️ " + escape_markdown(str(exc))}
-            yield chat, gr.update(), turns, message
+                    history = bounded_history(turns + [[message, answer.text]], settings.max_history_turns,
+                                              settings.max_history_chars)
+                    yield kept(chat), kept(chat), render_sources(answer, assistant.citation_page), history, ""
+        except (ValueError, qa.QuestionError) as exc:
+            yield failed(str(exc))
         except qa.IndexUnavailable as exc:  # its message says what to do; no traceback needed
             log.warning("could not answer: %s", exc)
-            chat[-1] = {"role": "assistant", "content": "⚠️ " + escape_markdown(f"Could not answer: {exc}")}
-            yield chat, gr.update(), turns, message
+            yield failed(f"Could not answer: {exc}")
         except Exception as exc:  # noqa: BLE001 - a short message in the chat, the details in the log
             log.exception("answering failed")
-            chat[-1] = {"role": "assistant",
-                        "content": "⚠️ " + escape_markdown(f"Could not answer: {type(exc).__name__}: {exc}"[:300])}
-            yield chat, gr.update(), turns, message
+            yield failed(f"Could not answer: {type(exc).__name__}: {exc}"[:300])
 
     def new_conversation() -> tuple[Any, ...]:
-        return [], render_sources(None), [], ""
+        return [], [], render_sources(None), [], ""
+
+    def corpus_view() -> tuple[Any, Any]:
+        return document_rows(assistant), index_summary(assistant)
 
     def reindex(progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - gradio's idiom
         try:
@@ -236,32 +358,37 @@ def build_app(assistant: qa.Assistant) -> gr.Blocks:
         except Exception as exc:  # noqa: BLE001
             log.exception("re-index failed")
             message = "⚠️ " + escape_markdown(f"Re-index failed: {exc}")
-        return document_rows(assistant), index_summary(assistant), message
+        return *corpus_view(), message
 
-    def upload(path: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    def upload(path: str | None) -> tuple[Any, ...]:
         if not path:
-            return gr.update(), gr.update(), "Choose a .txt, .md or .html file first.", None
+            return gr.update(), gr.update(), "Choose a .txt, .md, .html, .pdf or .docx file first.", None
         source = Path(path)
         try:
+            name = safe_filename(source.name)  # the name it is stored under, not Gradio's temporary one
             if source.stat().st_size > settings.max_upload_bytes:
-                raise ValueError(f"{source.name} is larger than {settings.max_upload_bytes / 1e6:.0f} MB")
+                raise ValueError(f"{name} is larger than {settings.max_upload_bytes / 1e6:.0f} MB")
             report = assistant.add_document(source.name, source.read_bytes())
-            message = f"Added **{escape_markdown(source.name)}**. " + escape_markdown(report.summary())
+            message = f"Added **{escape_markdown(name)}**. " + escape_markdown(report.summary())
         except (ValueError, OSError, qa.IndexUnavailable) as exc:
             message = "⚠️ " + escape_markdown(str(exc))
-        return document_rows(assistant), index_summary(assistant), message, None
+        finally:
+            _remove_upload(source)
+        return *corpus_view(), message, None
 
-    with gr.Blocks(title="qa — answers with receipts") as demo:
+    with gr.Blocks(title="qa — answers with receipts", delete_cache=CACHE_CLEANUP) as demo:
         turns = gr.State([])
+        shown = gr.State([])
         with gr.Column(elem_classes="qa-header"):
             gr.Markdown("# qa — answers with receipts\nAsk about the documents. Every statement cites "
                         "the passage it comes from; hover or click a **[n]** to see it.")
         with gr.Tab("Ask"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3):
+                    # No LaTeX: "$$5 million or $$10 million" is money, not a formula.
                     chatbot = gr.Chatbot(label="Conversation", show_label=False, height=520, elem_id="chat",
                                          sanitize_html=True, render_markdown=True, buttons=["copy"],
-                                         feedback_options=None)
+                                         feedback_options=None, latex_delimiters=[])
                     with gr.Row():
                         question = gr.Textbox(placeholder="Ask a question about the corpus…", show_label=False,
                                               scale=5, max_length=settings.max_question_chars,
@@ -275,35 +402,49 @@ def build_app(assistant: qa.Assistant) -> gr.Blocks:
                     sources = gr.HTML(render_sources(None), elem_id="sources")
             with gr.Accordion("Settings", open=False):
                 with gr.Row():
-                    top_k = gr.Slider(1, 10, value=settings.top_k, step=1, label="Passages retrieved (top-k)")
-                    mode = gr.Radio(["hybrid", "dense", "keyword"], value=settings.retrieval_mode,
-                                    label="Retrieval")
-                    choices = ["auto", "extractive", "llm"] if settings.llm else ["extractive"]
-                    answerer = gr.Dropdown(choices, value=settings.answerer if settings.answerer in choices
-                                           else choices[0], label="Answerer",
+                    top_k = gr.Slider(*TOP_K_RANGE, value=settings.top_k, step=1,
+                                      label="Passages retrieved (top-k)")
+                    mode = gr.Radio(list(RETRIEVAL_MODES), value=settings.retrieval_mode, label="Retrieval")
+                    answerer = gr.Dropdown(answerers, value=settings.answerer if settings.answerer in answerers
+                                           else answerers[0], label="Answerer",
                                            info=f"language model: {settings.llm}" if settings.llm
                                            else "set QA_LLM to add a language model")
         with gr.Tab("Corpus"):
-            status = gr.Markdown(index_summary(assistant), elem_id="index-status")
-            documents = gr.Dataframe(document_rows(assistant),
-                                     headers=["Title", "Publisher", "Date", "Chunks", "kept", "File"],
+            # Filled when a page loads and after every ingest, never from when the app was built.
+            status = gr.Markdown(elem_id="index-status")
+            documents = gr.Dataframe(headers=["Title", "Publisher", "Date", "Chunks", "kept", "File"],
+                                     column_widths=["32%", "16%", "10%", "8%", "7%", "27%"],
                                      interactive=False, wrap=True, elem_id="documents")
             with gr.Row():
                 reindex_button = gr.Button("Re-index", elem_id="reindex")
-                upload_file = gr.File(label=f"Add a document (.txt, .md, .html; up to "
+                upload_file = gr.File(label=f"Add a document (.txt, .md, .html, .pdf, .docx; up to "
                                             f"{settings.max_upload_bytes / 1e6:.0f} MB)",
-                                      file_types=[".txt", ".md", ".html", ".htm"], type="filepath",
+                                      file_types=[".txt", ".md", ".html", ".htm", ".pdf", ".docx"], type="filepath",
                                       elem_id="upload")
             corpus_message = gr.Markdown(elem_id="corpus-message")
 
-        outputs = [chatbot, sources, turns, question]
-        inputs = [question, chatbot, turns, top_k, mode, answerer]
-        ask.click(respond, inputs, outputs)
-        question.submit(respond, inputs, outputs)
-        clear.click(new_conversation, None, outputs)
-        reindex_button.click(reindex, None, [documents, status, corpus_message])
-        upload_file.upload(upload, upload_file, [documents, status, corpus_message, upload_file])
+        outputs = [chatbot, shown, sources, turns, question]
+        inputs = [question, shown, turns, top_k, mode, answerer]
+        ask.click(respond, inputs, outputs, api_visibility=api_visibility)
+        question.submit(respond, inputs, outputs, api_visibility="private")
+        clear.click(new_conversation, None, outputs, api_visibility="private")
+        chatbot.clear(new_conversation, None, outputs, api_visibility="private")  # the chat's own Clear button
+        demo.load(corpus_view, None, [documents, status], api_visibility="private")
+        # Uploads and re-indexing wait their turn in one queue of their own: one ingest at a time.
+        ingest_queue = {"concurrency_limit": 1, "concurrency_id": "ingest", "api_visibility": api_visibility}
+        reindex_button.click(reindex, None, [documents, status, corpus_message], api_name="reindex", **ingest_queue)
+        upload_file.upload(upload, upload_file, [documents, status, corpus_message, upload_file], api_name="upload",
+                           **ingest_queue)
     return demo
+
+
+def _remove_upload(path: Path) -> None:
+    """Delete Gradio's temporary copy of an upload once it has been read (and its folder, if empty)."""
+    try:
+        path.unlink(missing_ok=True)
+        path.parent.rmdir()
+    except OSError:
+        pass
 
 
 def settings_from_args(argv: list[str] | None = None) -> qa.Settings:
@@ -318,9 +459,34 @@ def settings_from_args(argv: list[str] | None = None) -> qa.Settings:
         parser.exit(2, f"qa: {exc}\n")
 
 
+def login_check(settings: qa.Settings) -> Any:
+    """Gradio's auth= for QA_AUTH: the password checked, failed logins throttled and logged."""
+    if not settings.auth:
+        return None
+    username, sep, password = settings.auth.partition(":")
+    if not sep or not username or not password:
+        raise SystemExit("QA_AUTH must look like user:password")
+    guard = LoginGuard(username, password)
+
+    def check(user: str, given: str) -> bool:
+        try:
+            return guard(user, given)
+        except LoginThrottled as exc:  # 400, the status Gradio's login page shows an error for
+            raise HTTPException(status_code=400, detail=f"Login refused: {exc}",
+                                headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))}) from None
+
+    return check
+
+
+LOGIN_MESSAGE = ("After three wrong passwords, logins from this address or for this user wait a while "
+                 "before the next attempt, twice as long each time (up to five minutes), and are refused "
+                 "meanwhile even with the right password.")
+
+
 def main(argv: list[str] | None = None) -> None:
     settings = settings_from_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    auth = login_check(settings)
     assistant = qa.Assistant(settings)
     try:
         print(index_summary(assistant) if assistant.retriever() else "", file=sys.stderr)
@@ -328,13 +494,14 @@ def main(argv: list[str] | None = None) -> None:
         # E.g. the Chroma server is not up yet: the app starts anyway, questions say what is
         # wrong, and answer once it is fixed.
         print(f"qa: {exc}", file=sys.stderr)
-    demo = build_app(assistant)
-    auth = tuple(settings.auth.split(":", 1)) if settings.auth else None
-    if settings.auth and len(auth) != 2:
-        raise SystemExit("QA_AUTH must look like user:password")
+    # Behind a login the API is left out of the page (Gradio embeds its schema in the login page).
+    demo = build_app(assistant, api_visibility="undocumented" if auth else "public")
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=64)
-    demo.launch(server_name=settings.host, server_port=settings.port, auth=auth, show_error=False,
-                allowed_paths=[], footer_links=[], css=CSS, head=HEAD, theme=gr.themes.Soft())
+    demo.launch(server_name=settings.host, server_port=settings.port, auth=auth,
+                auth_message=LOGIN_MESSAGE if auth else None, show_error=False,
+                allowed_paths=[], footer_links=[], css=CSS, head=HEAD, theme=gr.themes.Soft(),
+                max_file_size=settings.max_upload_bytes, enable_monitoring=settings.monitoring,
+                app_kwargs={"middleware": [Middleware(ClientAddress)]})
 
 
 if __name__ == "__main__":

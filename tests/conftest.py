@@ -16,6 +16,9 @@ from qa.config import Settings
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
 EVAL_SET = CORPUS / "eval" / "aleppo.jsonl"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 
 # Subprocesses the tests start (app.py, python -m qa.cli, ...) must run the qa under test. A relative
 # PYTHONPATH (PYTHONPATH=src) does not hold in a subprocess started in another folder (test_ui starts
@@ -75,3 +78,15 @@ def chroma_server(tmp_path_factory):
     running.start()
     yield running
     running.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import httpx
@@ -14,6 +18,7 @@ import pytest
 from qa.chunking import chunk_document
 from qa.corpus import load_document
 
+REPO = Path(__file__).resolve().parents[1]
 # The venv's `chroma` console script, next to the interpreter running the tests (not resolved:
 # a venv's bin/python is a symlink to the base interpreter, whose folder has no `chroma`).
 CHROMA = Path(sys.executable).with_name("chroma")
@@ -96,3 +101,43 @@ class ChromaServer:
             return {collection.name for collection in client.list_collections()}
         finally:
             client.close()
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def start_app(root: Path, **env: str) -> tuple[subprocess.Popen, str, Path]:
+    """`python app.py` over a copy of the corpus in root, on a free port; returns once it serves.
+    Gradio's temporary files go to root/gradio-tmp; the log is root/app.log."""
+    corpus = root / "corpus"
+    shutil.copytree(REPO / "corpus", corpus, ignore=shutil.ignore_patterns("eval"))
+    port = free_port()
+    environ = {**os.environ, "QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(root / "index"),
+               "QA_PORT": str(port), "QA_PROGRESS": "false", "GRADIO_TEMP_DIR": str(root / "gradio-tmp"), **env}
+    log_path = root / "app.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, str(REPO / "app.py")], env=environ, stdout=log,
+                                   stderr=log, cwd=root)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(log_path.read_text())
+        try:
+            if http_status(url) == 200:
+                return process, url, corpus
+        except OSError:
+            pass
+        time.sleep(0.5)
+    process.kill()
+    raise RuntimeError("the app did not start:\n" + log_path.read_text())
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(timeout=30)

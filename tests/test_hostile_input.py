@@ -256,7 +256,7 @@ def test_a_50_mb_file_is_skipped_unread_in_bounded_memory_and_time(hostile):
 def test_an_oversized_metadata_sidecar_is_ignored_and_its_file_indexed(hostile):
     settings, report, _, _, _ = hostile
     entry = CorpusIndex(settings).manifest()["files"]["bulky.txt"]
-    assert entry["title"] == "Bulky note" and entry["chunks"] == 1
+    assert entry["title"] == "Bulky" and entry["chunks"] == 1   # the file's name: its first line is body text
 
 
 def _index_bytes(settings) -> bytes:
@@ -272,7 +272,7 @@ def test_nothing_outside_the_corpus_is_read(hostile):
     assert b"forty-two camels at the Palmyra" in stored and b"Hmaymim" in stored
     assert SECRET.encode() not in stored
     entry = CorpusIndex(settings).manifest()["files"]["depot.txt"]
-    assert entry["title"] == "Depot log" and entry["publisher"] == ""  # its sidecar links out: not read
+    assert entry["title"] == "Depot" and entry["publisher"] == ""  # its sidecar links out: not read
     bot = Assistant(settings)
     assert SECRET not in json.dumps(bot.documents())
     for question in ("What is the password of the depot?", "What is the vault code?"):
@@ -283,7 +283,7 @@ def test_nothing_outside_the_corpus_is_read(hostile):
     assert answer.abstained and answer.text.startswith(f"The corpus does not mention {SECRET}")
     answer = bot.ask("How many camels did the quartermaster count at the Palmyra depot?")
     assert "forty-two" in answer.text and answer.citations[0].path == "depot.txt"
-    assert answer.citations[0].source == "Depot log"
+    assert answer.citations[0].source == "Depot"
 
 
 def test_a_duplicated_file_is_indexed_once_and_never_cited_twice(hostile):

@@ -100,10 +100,11 @@ def write_bad_files(corpus: Path, outside: Path) -> dict[str, str]:
         "Tags: syria, iran\n\nLeave a Reply\n\nYour email address will not be published.\n", encoding="utf-8")
     outside.write_text("A perfectly good article that lives outside the corpus folder.\n", encoding="utf-8")
     (corpus / "linked.txt").symlink_to(outside)
-    (corpus / "report.pdf").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    (corpus / "report.pdf").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")  # a header and nothing else
+    (corpus / "slides.key").write_bytes(b"PK\x03\x04 a Keynote file")
     return {"x.txt": "binary", "latin1.txt": "UTF-8", "empty.txt": "empty",
             "boilerplate.txt": "no article text", "linked.txt": "outside the corpus",
-            "report.pdf": "unsupported file type .pdf"}
+            "report.pdf": "damaged or not a PDF", "slides.key": "unsupported file type .key"}
 
 
 def test_bad_files_are_skipped_with_a_reason_and_the_rest_is_indexed(tmp_path, corpus_copy):

@@ -21,9 +21,10 @@ from .errors import IndexBusy, IndexUnavailable
 from .extractive import ExtractiveAnswerer
 from .index import CorpusIndex, IngestReport
 from .llms import ChatModel, chat_model
+from .page_view import PageImage, citation_page
 from .questions import Decomposed, decompose
 from .retrieve import HybridRetriever
-from .types import Answer, Passage
+from .types import Answer, Citation, Passage
 
 
 class QuestionError(ValueError):
@@ -152,6 +153,10 @@ class Assistant:
         self.last_ingest: IngestReport | None = None
         self._retriever: HybridRetriever | None = None
         self._lock = threading.RLock()
+        # One ingest at a time in this process: the index's file lock refuses a second holder
+        # even within one process, so threads (an app's uploads, a re-index) wait here instead.
+        # Always taken before _lock, never while holding it.
+        self._ingest_lock = threading.RLock()
         self._chat_model = chat_model
         self._embedder = embedder
         self._vectors: _VectorCache | None = _VectorCache(embedder) if embedder is not None else None
@@ -183,13 +188,15 @@ class Assistant:
         self._vectors = self.new_embedding_cache()
 
     def ingest(self, rebuild: bool = False, progress: Callable[[int, int], None] | None = None) -> IngestReport:
-        """Update the index from the corpus folder (only changed files are embedded)."""
+        """Update the index from the corpus folder (only changed files are embedded). Calls from
+        several threads run one after another; another process ingesting raises IndexBusy."""
         # The new build is made aside under the index's own file lock, so questions keep
         # being answered from the current build meanwhile; only the swap takes our lock.
-        report = self.index.ingest(rebuild=rebuild, progress=progress)
-        with self._lock:
-            self.last_ingest = report
-            self._reopen_if_moved(force=report.changed)
+        with self._ingest_lock:
+            report = self.index.ingest(rebuild=rebuild, progress=progress)
+            with self._lock:
+                self.last_ingest = report
+                self._reopen_if_moved(force=report.changed)
         return report
 
     def _ensure_index(self) -> None:
@@ -221,6 +228,9 @@ class Assistant:
 
     def retriever(self) -> HybridRetriever:
         with self._lock:
+            if self._retriever is not None:
+                return self._reopen_if_moved()
+        with self._ingest_lock, self._lock:  # the first use may ingest: the locks in their order
             if self._retriever is None:
                 self._ensure_index()
             return self._reopen_if_moved()
@@ -363,8 +373,11 @@ class Assistant:
         """The indexed documents: path, title, publisher, date, chunk count and kept share
         (the share of the file's text cleaning kept, None for an index built before it was recorded)."""
         with self._lock:
-            if self._retriever is None:
-                self._ensure_index()  # not the retriever: the list is in the manifest, no server needed
+            opened = self._retriever is not None
+        if not opened:  # the first use may ingest: the locks in their order
+            with self._ingest_lock, self._lock:
+                if self._retriever is None:
+                    self._ensure_index()  # not the retriever: the list is in the manifest, no server needed
         manifest = self.index.manifest() or {"files": {}}
         return [{"path": path, **{k: entry.get(k, "") for k in ("title", "publisher", "date", "chunks")},
                  "kept": entry.get("kept")}
@@ -376,7 +389,12 @@ class Assistant:
 
     def add_document(self, filename: str, data: bytes) -> IngestReport:
         """Add a file to the corpus and index it incrementally. A file that cannot be used
-        raises ValueError and leaves the corpus and the index as they were."""
+        raises ValueError and leaves the corpus and the index as they were. Uploads from several
+        threads are added one after another."""
+        with self._ingest_lock:
+            return self._add_document(filename, data)
+
+    def _add_document(self, filename: str, data: bytes) -> IngestReport:
         name = safe_filename(filename)
         if len(data) > self.settings.max_upload_bytes:
             raise ValueError(f"{name} is {len(data) / 1e6:.1f} MB; the limit is "
@@ -407,6 +425,11 @@ class Assistant:
             self.ingest()  # forgets the skipped file again
             raise ValueError(f"{name} was not added: {duplicate.reason}")
         return report
+
+    def citation_page(self, citation: Citation, width: int = 700) -> PageImage | None:
+        """A PDF citation's page as a PNG with its quoted sentences highlighted (None for other
+        formats); ValueError when the file cannot be read. See qa.page_view."""
+        return citation_page(citation, Path(self.settings.corpus_dir), width)
 
     def _query_vector(self, text: str) -> np.ndarray:
         return np.asarray(self.embedder.get_query_embedding(text), dtype=np.float32)

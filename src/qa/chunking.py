@@ -230,10 +230,14 @@ def chunk_document(doc: Document, chunk_tokens: int, overlap_tokens: int) -> lis
         start, end = group[0].start, group[-1].end
         piece = text[start:end]
         orig_start, orig_end = doc.cleaned.original_span(start, end)
+        metadata = _chunk_metadata(doc, group, headers)
+        page = doc.page_at(orig_start)
+        if page is not None:  # the page the chunk starts on (a PDF, or a DOCX with recorded pages)
+            metadata["page"] = page
         chunks.append(Chunk(
             id=chunk_id(doc.doc_id, index, piece, config), doc_id=doc.doc_id, index=index,
             text=piece, clean_start=start, clean_end=end, start=orig_start, end=orig_end,
-            tokens=count_tokens(piece), metadata=_chunk_metadata(doc, group, headers)))
+            tokens=count_tokens(piece), metadata=metadata))
     return chunks
 
 

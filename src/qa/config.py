@@ -72,6 +72,11 @@ class Settings:
     port: int = 7860
     auth: str = ""              # "user:password" turns on the login page
     concurrency: int = 4        # questions answered at once; the rest wait in the queue
+    # A conversation keeps its last max_history_turns turns, and fewer when they hold more than
+    # max_history_chars characters: older turns are dropped (follow-ups only need recent ones).
+    max_history_turns: int = 50
+    max_history_chars: int = 200_000
+    monitoring: bool = False    # Gradio's /monitoring dashboard (its secret URL goes to the log)
     # True when index_dir was derived from corpus_dir rather than set: replace(corpus_dir=...)
     # then derives it again instead of keeping the previous corpus's index.
     index_dir_derived: bool = field(default=False, init=False, repr=False, compare=False)
@@ -100,7 +105,8 @@ class Settings:
         if self.llm_timeout <= 0:
             raise ConfigError(f"llm_timeout must be more than 0 seconds, got {self.llm_timeout}")
         for name in ("top_k", "candidates_per_retriever", "chunk_tokens", "max_answer_sentences", "max_question_chars",
-                     "llm_max_tokens", "llm_context_window"):
+                     "llm_max_tokens", "llm_context_window", "max_upload_bytes", "max_history_turns",
+                     "max_history_chars", "concurrency"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 <= self.chunk_overlap_tokens < self.chunk_tokens:

@@ -12,6 +12,7 @@ from typing import Any, Collection
 
 from .cleaning import CleanText, clean
 from .html_text import read_html
+from .paged import PagedText, assemble, page_at
 from .structure import (
     Layout,
     Part,
@@ -27,11 +28,16 @@ from .structure import (
 log = logging.getLogger("qa")
 
 HTML_SUFFIXES = (".html", ".htm")
-TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text") + HTML_SUFFIXES
+PAGED_SUFFIXES = (".pdf", ".docx")  # read in a limited subprocess (qa.sandbox), with pages
+# Every suffix ingest reads (the name is older than PDF and Word support).
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text") + HTML_SUFFIXES + PAGED_SUFFIXES
 META_SUFFIX = ".meta.json"
 # Bigger files are skipped unread: 20 MB of text is some 30,000 chunks, a quarter of an hour
 # of embedding on 2 cores. A round number, so that the reason's "the limit is 20 MB" is exact.
 MAX_FILE_BYTES = 20_000_000
+# A PDF or Word file is mostly not text (fonts, images): its limit is on the file, and the text
+# read from it has MAX_FILE_BYTES's limit.
+MAX_PAGED_FILE_BYTES = 200_000_000
 MAX_META_BYTES = 1024 * 1024  # a metadata sidecar is a few fields; a bigger one is not read
 
 
@@ -44,6 +50,13 @@ class Document:
     metadata: dict[str, Any]
     sha256: str          # of the file's bytes and of its metadata sidecar
     layout: Layout | None = None  # headings, documents and tables, in cleaned-text offsets
+    # Where each page starts in `original` (a PDF, or a DOCX whose pages Word recorded; the pages
+    # are separated by a form feed there); None for a format without pages.
+    page_starts: tuple[int, ...] | None = None
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding original offset `offset`; None when the format has no pages."""
+        return page_at(self.page_starts, offset)
 
     @property
     def structure(self) -> Layout:
@@ -105,9 +118,10 @@ def readable_file_name(path: Path) -> str:
     return name[:1].upper() + name[1:]
 
 
-def document_title(metadata: dict[str, Any], structure: Structure, path: Path) -> str:
+def document_title(metadata: dict[str, Any], structure: Structure, path: Path, file_title: str = "") -> str:
     """How a source is named: the metadata sidecar's title; else the HTML page's <title>
-    (or og:title); else the document's first heading; else its file name, made readable.
+    (or og:title); else the document's first heading; else the title in a PDF's or Word file's
+    document properties (`file_title`); else its file name, made readable.
     Never a line of body text. A file that holds several documents is named by its file
     name; each of its documents by its own heading (see qa.structure.layout)."""
     if str(metadata.get("title") or "").strip():
@@ -119,6 +133,8 @@ def document_title(metadata: dict[str, Any], structure: Structure, path: Path) -
         heading = first_heading(structure)
         if heading:
             return heading
+    if file_title:
+        return plain_title(file_title)
     return plain_title(readable_file_name(path))
 
 
@@ -192,22 +208,61 @@ def corpus_files(corpus_dir: Path) -> tuple[list[Path], list[SkippedFile]]:
     return files, skipped
 
 
+def _read_paged(path: Path, data: bytes) -> PagedText:
+    """A PDF's or DOCX's text by page, read in a limited subprocess; ValueError says why not.
+    The result is kept for the file's content (the web app reads a cited file again to show
+    its page)."""
+    from . import sandbox
+    from .docx_text import paged_docx
+    from .pdf_text import paged_pdf
+
+    if not data.strip():
+        raise ValueError("empty file")
+    key = hashlib.sha256(data).hexdigest() + path.suffix.lower()
+    if key in _PAGED_CACHE:
+        return _PAGED_CACHE[key]
+    if path.suffix.lower() == ".pdf":
+        paged = paged_pdf(sandbox.run("read_pdf", path), path.name)
+    else:
+        paged = paged_docx(sandbox.run("read_docx", path), path.name)
+    if len(paged.original) > MAX_FILE_BYTES:
+        raise ValueError(f"too much text ({len(paged.original) / 1e6:.1f} million characters; the limit is "
+                         f"{MAX_FILE_BYTES / 1e6:.0f} million); split it")
+    if len(_PAGED_CACHE) >= _PAGED_CACHE_SIZE:
+        _PAGED_CACHE.pop(next(iter(_PAGED_CACHE)))
+    _PAGED_CACHE[key] = paged
+    return paged
+
+
+_PAGED_CACHE: dict[str, PagedText] = {}
+_PAGED_CACHE_SIZE = 32
+
+
 def load_document(path: Path, corpus_dir: Path) -> Document:
     """Read, decode and clean one file; ValueError says why it cannot be used."""
+    paged_format = path.suffix.lower() in PAGED_SUFFIXES
+    limit = MAX_PAGED_FILE_BYTES if paged_format else MAX_FILE_BYTES
     try:
         size = path.stat().st_size
     except OSError as exc:  # removed or made unreadable since the folder was listed
         raise ValueError(f"cannot be read ({exc.strerror})") from None
-    if size > MAX_FILE_BYTES:
-        raise ValueError(f"too large ({size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB); split it")
+    if size > limit:
+        raise ValueError(f"too large ({size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB); split it")
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ValueError(f"cannot be read ({exc.strerror})") from None
-    original = _decode(path, data)
-    if path.suffix.lower() in HTML_SUFFIXES:
+    paged: PagedText | None = None
+    file_title = ""
+    if paged_format:
+        paged = _read_paged(path, data)
+        original, file_title = paged.original, paged.title
+        cleaned, structure = assemble(paged)
+    elif path.suffix.lower() in HTML_SUFFIXES:
+        original = _decode(path, data)
         cleaned, structure = read_html(original)
     else:
+        original = _decode(path, data)
         structure = text_structure(original)
         cleaned = on_own_lines(clean(original), line_starts(structure, original))
     if not cleaned.text.strip():
@@ -217,11 +272,12 @@ def load_document(path: Path, corpus_dir: Path) -> Document:
     metadata, meta_raw = _read_metadata(path, corpus_dir.resolve())
     # A sidecar's title names the whole file: its level-1 headings are then sections.
     named = bool(str(metadata.get("title") or "").strip())
-    metadata["title"] = document_title(metadata, structure, path)
+    metadata["title"] = document_title(metadata, structure, path, file_title)
     digest = hashlib.sha256(data + b"\0" + meta_raw).hexdigest()
     doc_id = path.relative_to(corpus_dir).as_posix()
     parts = layout(structure, cleaned, metadata["title"], keep_whole=named)
-    return Document(doc_id, path, original, cleaned, metadata, digest, parts)
+    return Document(doc_id, path, original, cleaned, metadata, digest, parts,
+                    paged.page_starts if paged is not None else None)
 
 
 def load_corpus(corpus_dir: Path, indexed: Collection[str] = ()) -> LoadResult:

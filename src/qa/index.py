@@ -126,6 +126,8 @@ def chunk_to_node(chunk: Chunk, source: str | None = None):
         "start": chunk.start, "end": chunk.end,
         "clean_start": chunk.clean_start, "clean_end": chunk.clean_end,
     }
+    if meta.get("page") is not None:  # Chroma metadata holds no None: unpaged chunks have no "page"
+        metadata["page"] = int(meta["page"])
     # Empty header lines are left out, and so is a table header the chunk's text already starts with.
     excluded = [k for k in metadata if k not in _HEADER_KEYS or not metadata[k]
                 or (k == "table_header" and chunk.text.startswith(table_header))]
@@ -407,6 +409,8 @@ class CorpusIndex:
                 "chunks": chunk_counts.get(doc_id, previous.get("chunks", 0)),
                 "kept": round(doc.cleaned.kept_share, 4), "removed": doc.cleaned.removed_by_rule(),
             }
+            if doc.page_starts is not None:
+                files[doc_id]["pages"] = len(doc.page_starts)
         return files
 
     def _embed(self, nodes: list) -> None:

@@ -175,6 +175,8 @@ def _absorb(into: Passage, other: Passage) -> None:
     if other.clean_start < into.clean_start:
         into.text = other.text[: into.clean_start - other.clean_start] + into.text
         into.clean_start, into.start = other.clean_start, other.start
+        if "page" in other.metadata:  # a passage cites the page it starts on
+            into.metadata["page"] = other.metadata["page"]
     if other.clean_end > into.clean_end:
         into.text = into.text + other.text[len(other.text) - (other.clean_end - into.clean_end):]
         into.clean_end, into.end = other.clean_end, other.end

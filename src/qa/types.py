@@ -45,6 +45,9 @@ class Citation:
     url: str = ""
     section: str = ""    # section path in the document, "Terms and Conditions › 3. Grant of Patent License"
     highlights: list[tuple[int, int]] = field(default_factory=list)  # sentences relied on, offsets in text
+    # The 1-based page the passage starts on (a PDF, or a Word file whose pages Word recorded);
+    # None for a format without pages. A passage that runs onto the next page cites its first.
+    page: int | None = None
 
     @classmethod
     def from_passage(cls, number: int, passage: Passage, highlights: list[tuple[int, int]]) -> "Citation":
@@ -54,7 +57,8 @@ class Citation:
         return cls(number=number, text=passage.text, source=source, path=passage.path,
                    start=passage.start, end=passage.end, title=str(meta.get("title", "")),
                    publisher=str(meta.get("publisher", "")), date=str(meta.get("date", "")),
-                   url=str(meta.get("url", "")), section=section, highlights=list(highlights))
+                   url=str(meta.get("url", "")), section=section, highlights=list(highlights),
+                   page=int(meta["page"]) if meta.get("page") is not None else None)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
