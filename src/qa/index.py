@@ -34,7 +34,7 @@ from .store import LOCAL_COLLECTION, Store, local_client
 
 log = logging.getLogger("qa")
 
-MANIFEST_FORMAT = 5  # raise whenever what ingest stores changes: older indexes are rebuilt
+MANIFEST_FORMAT = 6  # raise whenever what ingest stores changes: older indexes are rebuilt
 # A file of which cleaning kept less than this share of the visible text is named by ingest.
 KEPT_WARNING = 0.9
 COLLECTION = LOCAL_COLLECTION
