@@ -84,3 +84,19 @@ def test_a_name_spelled_a_little_differently_is_known_and_the_length_filter_lose
         same_initial = [t for t in vocabulary if t[0] == probe[0]]
         unfiltered = bool(difflib.get_close_matches(probe, same_initial, n=1, cutoff=0.8))
         assert stats.in_corpus(probe) == (probe in vocabulary or unfiltered), probe
+
+
+def test_a_follow_up_resolves_across_more_than_one_turn():
+    history = [("Who commands the Quds Force?", "Qassem Soleimani commands it [1]."),
+               ("Was he wounded?", "Reports say he was seriously wounded in Aleppo [1].")]
+    condensed = condense("Where was he treated?", history)
+    assert condensed.display == "Where was Qassem Soleimani treated?"
+    # The latest turn's own full name wins over an older one.
+    history.append(("Who replaced him in Aleppo?", "Hossein Hamadani took over the operation [2]."))
+    assert condense("When did he arrive?", history).display == "When did Hossein Hamadani arrive?"
+
+
+def test_person_names_are_found_without_any_corpus_vocabulary():
+    answer = "According to the report, the US President Barack Obama met Angela Merkel in Berlin [1]."
+    assert condense("What did he say?", [("Who met Angela Merkel?", answer)]).display == \
+        "What did Barack Obama say?"
