@@ -131,7 +131,7 @@ def citation_sources(nodes: list) -> list[Passage]:
 
     splitter = SentenceSplitter(chunk_size=CITATION_CHUNK_SIZE, chunk_overlap=CITATION_CHUNK_OVERLAP)
     passages = []
-    for item in nodes:
+    for rank, item in enumerate(nodes):
         node = item.node
         text = node.get_content()
         path = _path(node)
@@ -140,7 +140,10 @@ def citation_sources(nodes: list) -> list[Passage]:
         for piece in splitter.split_text(text):
             found = text.find(piece, at + 1)
             at = found if found >= 0 else max(at, 0)  # the splitter can trim whitespace
-            metadata = {"path": path, "source": path}
+            # What the dense retriever said of the node, as our passages carry it: the same
+            # answerer reads it (the baseline has no keyword retriever).
+            metadata = {"path": path, "source": path,
+                        "retrieval": {"dense": float(item.score or 0.0), "dense_rank": float(rank)}}
             passages.append(Passage([node.node_id], path, piece, base + at, base + at + len(piece),
                                     base + at, base + at + len(piece), float(item.score or 0.0), metadata))
     return passages
