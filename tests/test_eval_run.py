@@ -45,8 +45,8 @@ def test_both_pipelines_are_scored_and_a_failing_question_does_not_stop_the_run(
     assert ours["s1"].scores.key_facts and ours["s1"].scores.hit == 1.0
     assert ours["s1"].scores.citation_recall == 1.0 and ours["s1"].sentences[0].supported
     shown = ours["s1"].sentences[0]
-    assert shown.text.startswith("According to FDD") and shown.text.endswith(" [1].")
-    assert shown.claim.startswith("since the operation")
+    assert shown.text.startswith("FDD’s Long War Journal (February 2016) wrote: ") and shown.text.endswith(" [1].")
+    assert shown.claim.startswith("Since the operation")   # the attribution is not part of the claim
     assert ours["u1"].scores.abstained and ours["u1"].scores.abstention_correct
     assert ours["f1"].scores.key_facts   # condensed with the history
     assert 0.0 < ours["s1"].scores.similarity <= 1.0 and 0.0 < ours["s1"].scores.token_f1 <= 1.0

@@ -9,7 +9,7 @@ import re
 import pytest
 from conftest import REPO
 
-from qa.config import Settings
+from qa.evidence import load_model
 
 spec = importlib.util.spec_from_file_location("update_examples", REPO / "scripts" / "update_examples.py")
 examples = importlib.util.module_from_spec(spec)
@@ -35,14 +35,15 @@ def test_every_setting_is_documented_and_the_readme_shows_the_threshold():
     tabled = examples.tabled_settings((REPO / "docs" / "configuration.md").read_text(encoding="utf-8"))
     assert tabled == examples.setting_names()
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert f"| `abstain_threshold` | {Settings().abstain_threshold:g} |" in readme
+    assert f"| `abstain_threshold` | {examples.default_text('abstain_threshold')} |" in readme
+    assert f"{load_model().answer_threshold:.2f}" in examples.default_text("abstain_threshold")  # the fitted one
 
 
 def test_table_defaults_are_rewritten_from_settings():
     stale = ("| setting | default | meaning |\n|---|---|---|\n"
              "| `abstain_threshold` | 0.9 | x |\n| `host`, `port` | a, b | y |\n")
     fresh = examples.update_tables(stale)
-    assert f"| `abstain_threshold` | {Settings().abstain_threshold:g} | x |" in fresh
+    assert f"| `abstain_threshold` | (empty: the fitted {load_model().answer_threshold:.2f}) | x |" in fresh
     assert "| `host`, `port` | `127.0.0.1`, 7860 | y |" in fresh
 
 

@@ -26,7 +26,9 @@ def evidence_scores(assistant, path: Path) -> list[tuple[str, bool, float]]:
         passages = assistant.retrieve(query, settings)
         best = max(answerer.answerability(text, answerer.candidates(text, vector, passages))[0]
                    for text, vector in query.parts)
-        rows.append((item.id, not item.unanswerable, best))
+        # Three decimals: the last digits of a probability move with the machine's arithmetic
+        # (threads, batch shapes), and the table should not.
+        rows.append((item.id, not item.unanswerable, round(best, 3)))
     return rows
 
 
