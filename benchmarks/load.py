@@ -17,14 +17,12 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
+
+import app_process
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [item["question"] for item in map(json.loads, (ROOT / "corpus/eval/aleppo.jsonl").open(encoding="utf-8"))
@@ -32,28 +30,7 @@ QUESTIONS = [item["question"] for item in map(json.loads, (ROOT / "corpus/eval/a
 
 
 def start_app(concurrency: int) -> tuple[subprocess.Popen, str, Path]:
-    work = Path(tempfile.mkdtemp(prefix="qa-load-"))
-    shutil.copytree(ROOT / "corpus", work / "corpus", ignore=shutil.ignore_patterns("eval"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "QA_CORPUS_DIR": str(work / "corpus"), "QA_INDEX_DIR": str(work / "index"),
-           "QA_HOST": "127.0.0.1", "QA_PORT": str(port), "QA_PROGRESS": "false", "QA_AUTH": "",
-           "QA_CONCURRENCY": str(concurrency), "GRADIO_TEMP_DIR": str(work / "gradio-tmp"),
-           "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    log = open(work / "app.log", "w")  # noqa: SIM115 - open for the app's lifetime
-    process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=env, cwd=work, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(360):
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return process, url, work
-        except OSError:
-            if process.poll() is not None:
-                break
-            time.sleep(0.5)
-    process.kill()
-    raise SystemExit(f"the app did not start; see {work / 'app.log'}")
+    return app_process.start_app("qa-load-", QA_AUTH="", QA_CONCURRENCY=str(concurrency))
 
 
 def ask(client, question: str) -> str:

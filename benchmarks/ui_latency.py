@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+import app_process
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # qa.eval.stats for the table
@@ -30,24 +28,7 @@ DONE = """n => document.querySelectorAll('#chat a.cite, #chat .qa-badge.abstain'
 
 
 def start_app() -> tuple[subprocess.Popen, str, Path]:
-    work = Path(tempfile.mkdtemp(prefix="qa-ui-bench-"))
-    shutil.copytree(ROOT / "corpus", work / "corpus", ignore=shutil.ignore_patterns("eval"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "QA_CORPUS_DIR": str(work / "corpus"), "QA_INDEX_DIR": str(work / "index"),
-           "QA_PORT": str(port), "QA_PROGRESS": "false"}
-    process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=env, cwd=work,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(360):
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return process, url, work
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise SystemExit("the app did not start")
+    return app_process.start_app("qa-ui-bench-")
 
 
 def main() -> None:

@@ -111,11 +111,13 @@ def http_status(url: str) -> int:
         return exc.code
 
 
-def start_app(root: Path, **env: str) -> tuple[subprocess.Popen, str, Path]:
-    """`python app.py` over a copy of the corpus in root, on a free port; returns once it serves.
-    Gradio's temporary files go to root/gradio-tmp; the log is root/app.log."""
-    corpus = root / "corpus"
-    shutil.copytree(REPO / "corpus", corpus, ignore=shutil.ignore_patterns("eval"))
+def start_app(root: Path, corpus: Path | None = None, **env: str) -> tuple[subprocess.Popen, str, Path]:
+    """`python app.py` over `corpus` (by default a copy of the shipped one in root), on a free
+    port; returns once it serves. Gradio's temporary files go to root/gradio-tmp; the log is
+    root/app.log."""
+    if corpus is None:
+        corpus = root / "corpus"
+        shutil.copytree(REPO / "corpus", corpus, ignore=shutil.ignore_patterns("eval"))
     port = free_port()
     environ = {**os.environ, "QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(root / "index"),
                "QA_PORT": str(port), "QA_PROGRESS": "false", "GRADIO_TEMP_DIR": str(root / "gradio-tmp"), **env}

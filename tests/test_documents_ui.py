@@ -7,13 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, REPO
+from conftest import CHROMIUM, CHROMIUM_ARGS
 from documents import print_pdf, report_html
-from helpers import free_port, http_status, stop
+from helpers import start_app, stop
 from test_documents import SECTIONS
 from test_ui import ARTIFACTS, _ask
 
@@ -25,26 +24,10 @@ def _start(root: Path) -> tuple[subprocess.Popen, str]:
     corpus.mkdir()
     print_pdf(report_html("Reservoirs 2021", SECTIONS), corpus / "reservoirs.pdf")
     (corpus / "notes.txt").write_text("The western reservoir was built in 1911 by the city council.\n")
-    port = free_port()
-    env = {**os.environ, "QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(root / "index"), "QA_PORT": str(port),
-           "QA_PROGRESS": "false"}
+    env = {**os.environ, "QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(root / "index"), "QA_PROGRESS": "false"}
     subprocess.run([sys.executable, "-m", "qa.cli", "ingest"], env=env, check=True, capture_output=True, timeout=600)
-    log_path = root / "app.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, str(REPO / "app.py")], env=env, stdout=log, stderr=log, cwd=root)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(log_path.read_text())
-        try:
-            if http_status(url) == 200:
-                return process, url
-        except OSError:
-            pass
-        time.sleep(0.5)
-    process.kill()
-    raise RuntimeError("the app did not start:\n" + log_path.read_text())
+    process, url, _ = start_app(root, corpus)
+    return process, url
 
 
 def test_a_pdf_citation_shows_its_page_with_the_quote_highlighted(tmp_path):
