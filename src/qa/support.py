@@ -16,7 +16,7 @@ A claim is supported by passages when it is quoted from them word for word, or w
 
 The weight and threshold were chosen by `qa calibrate --judge corpus/eval/support-labels.jsonl`
 on 147 hand-labelled pairs written to be hard (one changed number, swapped actors, dropped
-hedges); accuracy and leave-one-out accuracy are in the README. An LLM judge can be passed
+hedges); accuracy and leave-one-out accuracy are in docs/evaluation.md. An LLM judge can be passed
 to the evaluation instead (any callable judge(claim, passages) -> bool).
 """
 

@@ -1,5 +1,5 @@
 """The metric catalogue: every run-level metric once, with its label, its definition (as in
-the README's Metrics table), how its values print, and which direction is better. The text
+the Metrics table of docs/evaluation.md), how its values print, and which direction is better. The text
 summary table, `compare` and the HTML report all read it."""
 
 from __future__ import annotations

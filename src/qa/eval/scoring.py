@@ -1,5 +1,5 @@
 """Scoring: the per-question metrics as pure functions on plain values (each is defined in
-the README), one answer's scores (`score_answer`), and their means over a run (`aggregate`).
+docs/evaluation.md), one answer's scores (`score_answer`), and their means over a run (`aggregate`).
 
 Retrieval scores reuse llama-index's HitRate, MRR and Recall. Token F1 follows SQuAD.
 Citation recall and precision follow ALCE (Gao et al., 2023), with the entailment model
