@@ -139,13 +139,13 @@ def _person(turns: list[tuple[str, str]]) -> str | None:
     """The person the conversation is about: a full name from the latest turn that has one
     (the answer to a "who" question first), else a single surname from the latest turn."""
     for question, answer in reversed(turns):
-        asked = set(_names(question)[0])
+        asked, _ = _names(question)
         full, _ = _names(_claims(answer))
         if _WHO_QUESTION.match(question):
             new = [n for n in full if n not in asked]
             if new:
                 return new[0]
-        found = _names(question)[0] + full
+        found = asked + full
         if found:
             return found[0]
     question, answer = turns[-1]

@@ -14,7 +14,6 @@ evidence_model.json beside this module. A logistic regression is small enough to
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -140,11 +139,6 @@ def load_model(path: str = str(MODEL_FILE)) -> EvidenceModel:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RuntimeError(f"the answerer's fitted model {path} cannot be read ({exc}); refit it with: "
                            f"qa calibrate --fit corpus/eval/suite.toml") from None
-
-
-def logit(p: float) -> float:
-    p = min(max(p, 1e-9), 1 - 1e-9)
-    return math.log(p / (1 - p))
 
 
 __all__ = ["EvidenceModel", "LogisticModel", "fit_logistic", "load_model", "neutral", "neutral_model", "MODEL_FILE",

@@ -76,6 +76,7 @@ class Candidate:
     end: int
     text: str
     terms: frozenset[str] = frozenset()      # question terms the sentence has
+    window_terms: frozenset[str] | None = None  # terms of the sentence and its neighbours, once known
     supplies: bool = False   # has the kind of thing the question asks for (a new name, number, date)
     features: dict[str, float] = field(default_factory=dict)
     probability: float = 0.0                 # P(this sentence answers the question)
@@ -115,9 +116,11 @@ def _sentence_spans(cand: Candidate) -> tuple[list[tuple[int, int]], int]:
     return spans, next((i for i, s in enumerate(spans) if s[0] == cand.start), 0)
 
 
-def _terms_around(cand: Candidate) -> set[str]:
+def _terms_around(cand: Candidate) -> frozenset[str]:
     """Terms of a sentence and of the sentences either side of it in its passage."""
-    return set(terms(" ".join(_window_text(cand))))
+    if cand.window_terms is None:
+        cand.window_terms = frozenset(terms(" ".join(_window_text(cand))))
+    return cand.window_terms
 
 
 def _supplying_neighbour(cand: Candidate, kind: str | None, question: str) -> tuple[int, int] | None:
@@ -220,7 +223,8 @@ class ExtractiveAnswerer:
                 # Words of the sentence before count half when this one refers back to it:
                 # "Hezbollah ... . Party loyalists say at least 1,600 of its fighters ...".
                 from_context = (q_terms & previous) - s_terms if _EARLY_PRONOUN.search(text) else set()
-                cand = Candidate(rank, passage, start, end, text, terms=frozenset(s_terms & q_terms))
+                cand = Candidate(rank, passage, start, end, text, terms=frozenset(s_terms & q_terms),
+                                 window_terms=frozenset(window))
                 cand.supplies = kind is not None and supplies(kind, text, question)
                 cand.features = {
                     "lexical": coverage(s_terms) + CONTEXT_WEIGHT * coverage(from_context),
@@ -308,7 +312,7 @@ class ExtractiveAnswerer:
         # they near the best sentences? A near miss shares the topic but not these.
         known = sorted((t for t in q_terms if self._known is None or self._known(t)), key=self._idf, reverse=True)
         focus = set(known[:FOCUS_TERMS])
-        near = set().union(*(_terms_around(c) for c in candidates[:FOCUS_CANDIDATES]))
+        near = frozenset().union(*(_terms_around(c) for c in candidates[:FOCUS_CANDIDATES]))
         return {
             # The question names a document, and none of the best sentences comes from it.
             "named_missing": float(any(c.features["named"] or c.features["named_other"] for c in candidates[:1])

@@ -39,6 +39,7 @@ from ..lexicon import TermStatistics, normalize
 from ..types import Answer
 from .datasets import EvalItem, load_sets
 from .scoring import is_gold, score_answer
+from .stats import mean
 from .suite import Domain, domain_settings, load_suite
 
 SELECTION_RATIOS = tuple(np.round(np.arange(0.1, 0.96, 0.05), 2))
@@ -128,7 +129,8 @@ def fit(examples: Sequence[Example], l2: float = L2) -> EvidenceModel:
 
     sentence_neutral = neutral(SENTENCE_FEATURES)
     staged = EvidenceModel(shortlist, sentence_neutral, sentence_neutral, 0.5, 0.5)
-    shortlisted = [_with_dense_gap(_answerer(staged).shortlisted(g, MAX_EMBEDDED_CANDIDATES)) for g in groups]
+    # ranked() sets each shortlisted candidate's dense_gap, as at run time (its order and P are not used here).
+    shortlisted = [_answerer(staged).ranked(_answerer(staged).shortlisted(g, MAX_EMBEDDED_CANDIDATES)) for g in groups]
     x = np.vstack([_rows(sentence_neutral, g) for g in shortlisted])
     y = np.array([c.features["gold"] for g in shortlisted for c in g])
     sentence = fit_logistic(SENTENCE_FEATURES, x, y, l2, _question_weights(shortlisted))
@@ -150,13 +152,6 @@ def fit(examples: Sequence[Example], l2: float = L2) -> EvidenceModel:
     model = EvidenceModel(shortlist, sentence, answerable, threshold, 0.5)
     model.selection_ratio = _best_selection_ratio(model, examples)
     return model
-
-
-def _with_dense_gap(candidates: list[Candidate]) -> list[Candidate]:
-    best = max((c.features["dense"] for c in candidates), default=0.0)
-    for cand in candidates:
-        cand.features["dense_gap"] = cand.features["dense"] - best
-    return candidates
 
 
 def _best_threshold(p: np.ndarray, answerable: np.ndarray) -> float:
@@ -221,7 +216,6 @@ def measure(model: EvidenceModel, examples: Sequence[Example]) -> dict[str, floa
                                                           for c in answer.citations))
         else:
             declined.append(answer.abstained)
-    mean = lambda values: float(np.mean(values)) if values else float("nan")  # noqa: E731
     return {"key_facts": mean(key_facts), "gold_cited": mean(cited), "wrong_abstention": mean(wrong),
             "unanswerable_abstained": mean(declined), "questions": float(len(examples))}
 

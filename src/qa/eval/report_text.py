@@ -15,7 +15,7 @@ def summary_table(run: dict[str, Any]) -> str:
     generated = any(run["pipelines"][n]["metrics"].get("generated") for n in names)
     rows = [[spec.label] + [format_text(run["pipelines"][n]["metrics"].get(spec.key), spec) for n in names]
             for spec in METRICS if generated or spec.key not in GENERATION_METRICS]
-    lines = _columns(["metric"] + names, rows)
+    lines = columns(["metric"] + names, rows)
     types = [t for t in QUESTION_TYPES if any(t in run["pipelines"][n]["by_type"] for n in names)]
     type_rows = []
     for kind in types:
@@ -27,11 +27,11 @@ def summary_table(run: dict[str, Any]) -> str:
             row.append(format_text(m.get(key), metric_spec(key)))
         type_rows.append(row)
     lines += ["", "key facts by question type (unanswerable: abstention recall)"]
-    lines += _columns(["type", "n"] + names, type_rows)
+    lines += columns(["type", "n"] + names, type_rows)
     return "\n".join(lines)
 
 
-def _columns(header: list[str], rows: list[list[str]]) -> list[str]:
+def columns(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
     out = ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
            for r in [header] + rows]
@@ -57,7 +57,7 @@ def compare(a: dict[str, Any], b: dict[str, Any], a_name: str = "A", b_name: str
             va, vb = pa["metrics"].get(spec.key), pb["metrics"].get(spec.key)
             delta = vb - va if isinstance(va, (int, float)) and isinstance(vb, (int, float)) else None
             rows.append([spec.label, format_text(va, spec), format_text(vb, spec), signed_text(delta, spec)])
-        lines += [f"pipeline {name}: {a_name} -> {b_name}"] + _columns(["metric", a_name, b_name, "change"], rows)
+        lines += [f"pipeline {name}: {a_name} -> {b_name}"] + columns(["metric", a_name, b_name, "change"], rows)
         lines += [""] + _question_changes(pa["questions"], pb["questions"]) + [""]
     return "\n".join(lines).rstrip()
 

@@ -13,6 +13,8 @@ from typing import Any, Callable
 from ..config import Settings
 from .catalogue import METRICS
 from .datasets import EvalSetError
+from .report_text import columns
+from .stats import mean
 
 
 @dataclass(frozen=True)
@@ -87,16 +89,10 @@ def suite_table(results: dict[str, dict[str, Any]]) -> str:
     rows = []
     for key in SUITE_ROWS:
         values = [results[n].get(key) for n in names]
-        known = [v for v in values if isinstance(v, (int, float)) and not math.isnan(v)]
-        mean = sum(known) / len(known) if known else float("nan")
         fmt = "{:.0f}" if key in ("questions", "latency_median_ms") else "{:.2f}"
-        cells = ["-" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v) for v in values]
-        rows.append([labels.get(key, key)] + cells + [fmt.format(mean) if known else "-"])
-    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-             for r in [header] + rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+        cells = ["-" if v is None or math.isnan(v) else fmt.format(v) for v in values + [mean(values)]]
+        rows.append([labels.get(key, key)] + cells)
+    return "\n".join(columns(header, rows))
 
 
 __all__ = ["Domain", "load_suite", "domain_settings", "evaluate_suite", "suite_table"]
