@@ -82,6 +82,15 @@ def test_gold_passage_by_evidence_substring():
     assert not is_gold("an estimated force of thousands", ["force of 6,000-8,000"])
 
 
+def test_evidence_copied_from_a_text_dump_matches_despite_spacing_at_punctuation():
+    # The passage holds the page as a browser shows it; the evidence was copied with spaces
+    # around inline elements. Words still have to match: "uscan1" is not "uscan (1)".
+    assert is_gold("The watch file format is documented in the uscan(1) manpage.",
+                   ["documented in the uscan (1) manpage ."])
+    assert is_gold("To get the date in the required format, use LANG=C date -R.", ["use LANG=C date -R ."])
+    assert not is_gold("The format is documented in the uscan1 manpage.", ["documented in the uscan (1) manpage"])
+
+
 def test_a_long_reference_context_is_found_by_any_of_its_sentences():
     context = "The first sentence is about Aleppo and its siege. The second one is about Khan Tuman fighting."
     assert contains_evidence("… text before. The second one is about Khan Tuman fighting. After.", context)

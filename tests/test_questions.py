@@ -100,3 +100,26 @@ def test_person_names_are_found_without_any_corpus_vocabulary():
     answer = "According to the report, the US President Barack Obama met Angela Merkel in Berlin [1]."
     assert condense("What did he say?", [("Who met Angela Merkel?", answer)]).display == \
         "What did Barack Obama say?"
+
+
+def test_the_term_points_back_unless_a_quoted_term_follows():
+    history = [("What is the bit bucket in hacker slang?", "The universal data sink [1].")]
+    condensed = condense("Where does the term actually come from historically?", history)
+    assert condensed.followup and "bit bucket" in condensed.retrieval and "bit bucket" in condensed.for_scoring
+    assert not condense('Where does the term "bit rot" come from?', history).followup
+
+
+def test_a_work_is_not_taken_for_a_person_and_each_part_keeps_the_context():
+    history = [("What's a back door in the Jargon File's sense?", "A hole in the security of a system [1].")]
+    condensed = condense("Who planted the most famous one, and where was his account of it published?", history)
+    assert "Jargon File" not in condensed.resolved
+    assert condensed.context == "What's a back door in the Jargon File's sense?"
+    parts = decompose(condensed.resolved).parts
+    assert len(parts) == 2 and parts[0] == "Who planted the most famous one"
+
+
+def test_a_resolved_person_with_another_reference_left_keeps_the_earlier_question():
+    history = [("Who wrote the how-to on adding new commands?", "Johannes Schindelin wrote it [1].")]
+    condensed = condense("What does he say every such command must come with?", history)
+    assert condensed.resolved == "What does Johannes Schindelin say every such command must come with?"
+    assert condensed.context == history[0][0] and history[0][0] in condensed.for_scoring

@@ -302,7 +302,10 @@ class Assistant:
         condensed = condense(question, pairs, model, settings.max_question_chars)
         if model is not None and condensed.followup:
             timer.lap("condense")   # the model was asked to rewrite the follow-up
-        decomposed = decompose(condensed.for_scoring)
+        decomposed = decompose(condensed.resolved if condensed.context else condensed.for_scoring)
+        if condensed.context:
+            # Each part of a compound follow-up leans on the earlier question, not only the last part.
+            decomposed.parts = [f"{part} {condensed.context}" for part in decomposed.parts]
         retrieval_vector = self._query_vector(condensed.retrieval)
         searches = [(condensed.retrieval, retrieval_vector)]
         if len(decomposed.parts) > 1:

@@ -28,7 +28,9 @@ MAX_TURNS_BACK = 3
 
 _PERSON_PRONOUN = re.compile(r"\b(he|him|his|she|her|hers|himself|herself)\b", re.I)
 _OTHER_REFERENCE = re.compile(r"\b(they|them|their|theirs|it|its|this|that|these|those|there|then|"
-                              r"the same|such|one|ones)\b", re.I)
+                              r"the same|such|one|ones)\b"
+                              # "the term", "the word" point back unless a quoted or named one follows
+                              r"|\bthe (term|word|phrase|expression)\b(?!\s*(?-i:[\"“'‘A-Z]))", re.I)
 _ELLIPSIS = re.compile(r"^(and|what about|how about|and what about|what of|also|or)\b", re.I)
 # Capitalised runs of words: candidate names ("Qassem Soleimani", "Quds Force").
 _NAME = re.compile(r"\b(?:[A-Z][\w'’.-]+)(?:\s+(?:al-|al\s|bin\s|ibn\s|de\s|van\s|von\s)?[A-Z][\w'’.-]+)*")
@@ -44,6 +46,8 @@ organisation organization company corporation bank church government department 
 congress senate assembly republic kingdom empire commission authority service services police group
 movement museum library hospital street road river lake sea ocean island islands mountain mountains city
 province region county district chapter section part figure table appendix act article license licence
+file files book books guide manual handbook report paper review dictionary encyclopedia project system
+language protocol standard program programme software package
 """.split())
 # Titles before a name; everything up to the last one is dropped ("Iranian Maj Gen Qassem
 # Suleimani" -> "Qassem Suleimani", "US President Barack Obama" -> "Barack Obama").
@@ -62,10 +66,19 @@ class Condensed:
     retrieval: str   # what is searched for (may add context from the last turn)
     followup: bool
     scoring: str = ""  # what answer sentences are scored against (default: display)
+    # The follow-up with its people resolved, and the earlier question it still leans on ("" when
+    # it stands alone): each part of a compound follow-up is scored with that context.
+    own: str = ""
+    context: str = ""
 
     @property
     def for_scoring(self) -> str:
         return self.scoring or self.display
+
+    @property
+    def resolved(self) -> str:
+        """The follow-up with its people resolved, without the earlier question."""
+        return self.own or self.display
 
 
 def is_followup(question: str) -> bool:
@@ -111,10 +124,16 @@ def condense_by_rules(question: str, history: History) -> Condensed:
         person = _person(turns)
         if person:
             display = _PERSON_PRONOUN.sub(lambda m: _replace_person(m.group(), person), question, count=1)
-            return Condensed(display, f"{display} {last_question}", True)
+            if not _OTHER_REFERENCE.search(display):
+                return Condensed(display, f"{display} {last_question}", True, own=display)
+            # "Who planted the most famous one, and where was his account published?": the
+            # person is resolved, and "the most famous one" still needs the last question.
+            combined = f"{display} {last_question}"
+            return Condensed(display, combined, True, scoring=combined, own=display, context=last_question)
     # "Who reported that?", "And in Iraq?": search with the last question as context.
     combined = f"{question} {last_question}"
-    return Condensed(f"{question} (following up: {last_question})", combined, True, scoring=combined)
+    return Condensed(f"{question} (following up: {last_question})", combined, True, scoring=combined,
+                     own=question, context=last_question)
 
 
 def _resolved_turns(history: History) -> list[tuple[str, str]]:
@@ -124,7 +143,7 @@ def _resolved_turns(history: History) -> list[tuple[str, str]]:
     for question, answer in recent:
         standalone = question.strip()
         if resolved and is_followup(standalone):
-            standalone = condense_by_rules(standalone, resolved).display.split(" (following up:")[0]
+            standalone = condense_by_rules(standalone, resolved).resolved
         resolved.append((standalone, answer))
     return resolved
 

@@ -55,7 +55,7 @@ def decompose(question: str) -> Decomposed:
     if len(parts) == 1:
         return Decomposed([question])
     # Later parts often refer back to the first ("... and where was he ..."): resolve them.
-    resolved = [parts[0]] + [condense_by_rules(p, [(parts[0], parts[0])]).display.split(" (following up:")[0]
+    resolved = [parts[0]] + [condense_by_rules(p, [(parts[0], parts[0])]).resolved
                              for p in parts[1:]]
     return Decomposed(resolved)
 

@@ -38,7 +38,7 @@ from ..extractive import MAX_EMBEDDED_CANDIDATES, Candidate, ExtractiveAnswerer
 from ..lexicon import TermStatistics, normalize
 from ..types import Answer
 from .datasets import EvalItem, load_sets
-from .scoring import is_gold, score_answer
+from .scoring import evidence_form, is_gold, score_answer
 from .stats import mean
 from .suite import Domain, domain_settings, load_suite
 
@@ -50,9 +50,9 @@ L2 = 1.0
 
 def gold_sentence(text: str, evidence: Sequence[str]) -> bool:
     """The sentence holds an evidence string, or is part of one that spans sentences."""
-    sentence = normalize(text)
-    for wanted in map(normalize, evidence):
-        if wanted in sentence or (len(sentence.split()) >= 4 and sentence.rstrip(".") in wanted):
+    sentence = evidence_form(text)
+    for wanted in map(evidence_form, evidence):
+        if wanted in sentence or (len(normalize(text).split()) >= 4 and sentence.rstrip(".") in wanted):
             return True
     return False
 

@@ -60,16 +60,26 @@ def token_f1(prediction: str, reference: str) -> float:
 
 
 # Retrieval -------------------------------------------------------------------------------
+_SPACE_AT_PUNCTUATION = re.compile(r"\s*([^\w\s])\s*")
+
+
+def evidence_form(text: str) -> str:
+    """normalize(), and spacing around punctuation ignored: evidence copied from a text dump
+    of an HTML page reads "the uscan (1) manpage" or "date -R ." where the page, as a browser
+    shows it and as the passage holds it, reads "uscan(1) manpage" and "date -R."."""
+    return _SPACE_AT_PUNCTUATION.sub(r"\1", normalize(text))
+
+
 def _evidence_sentences(evidence: str) -> list[str]:
     pieces = re.split(r"(?<=[.!?])\s+", normalize(evidence))
-    return [p for p in pieces if len(p) >= 30]
+    return [evidence_form(p) for p in pieces if len(p) >= 30]
 
 
 def contains_evidence(passage_text: str, evidence: str) -> bool:
     """The passage contains the evidence string, or — for evidence longer than a sentence,
     such as a llama-index reference context cut by another chunker — one of its sentences."""
-    text = normalize(passage_text)
-    wanted = normalize(evidence)
+    text = evidence_form(passage_text)
+    wanted = evidence_form(evidence)
     if wanted in text:
         return True
     sentences = _evidence_sentences(evidence)
@@ -232,6 +242,6 @@ def aggregate(results: Sequence[QuestionResult]) -> dict[str, Any]:
             "generated": avg("generated"), "tokens_per_s": avg("tokens_per_s")}
 
 
-__all__ = ["Judge", "normalize", "has_key_facts", "token_f1", "contains_evidence", "is_gold",
+__all__ = ["Judge", "normalize", "evidence_form", "has_key_facts", "token_f1", "contains_evidence", "is_gold",
            "RetrievalScores", "retrieval_scores", "JudgedSentence", "CitationScores", "citation_scores",
            "score_answer", "aggregate"]
