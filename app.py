@@ -3,6 +3,8 @@
     python app.py            (or `make app`)   serves on QA_HOST:QA_PORT, default 127.0.0.1:7860
     python app.py --corpus ~/my-docs   (or `make app CORPUS=~/my-docs`)   your own folder, its own index
 
+The same server answers JSON under /api (qa.http_api, docs/http-api.md), behind the same login.
+
 Everything from the corpus or from a user is escaped before it reaches the page: passages and
 questions are shown as text, never as live HTML.
 """
@@ -23,13 +25,15 @@ from typing import Any, Callable, Iterator
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
 
 import gradio as gr  # noqa: E402 - after the environment is set
+import uvicorn  # noqa: E402
 from fastapi import HTTPException  # noqa: E402
-from starlette.middleware import Middleware  # noqa: E402
 
 import qa  # noqa: E402
 from qa.assistant import safe_filename  # noqa: E402
 from qa.citations import markers  # noqa: E402
 from qa.config import RETRIEVAL_MODES  # noqa: E402
+from qa.http_api import answerers as answerer_choices  # noqa: E402
+from qa.http_api import create_api  # noqa: E402
 from qa.webauth import ClientAddress, LoginGuard, LoginThrottled  # noqa: E402
 
 log = logging.getLogger("qa.app")
@@ -304,7 +308,7 @@ def build_app(assistant: qa.Assistant, api_visibility: str = "public") -> gr.Blo
     """The app. The conversation lives on the server (in session state): a client sends only the
     new question and the settings, never a history, so it cannot send a huge or malformed one."""
     settings = assistant.settings
-    answerers = ["auto", "extractive", "llm"] if settings.llm else ["extractive"]
+    answerers = answerer_choices(settings)  # "auto", the default setting, is always one of them
 
     def kept(chat: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return chat[-2 * settings.max_history_turns:]  # what is shown: as many turns as are kept
@@ -405,8 +409,7 @@ def build_app(assistant: qa.Assistant, api_visibility: str = "public") -> gr.Blo
                     top_k = gr.Slider(*TOP_K_RANGE, value=settings.top_k, step=1,
                                       label="Passages retrieved (top-k)")
                     mode = gr.Radio(list(RETRIEVAL_MODES), value=settings.retrieval_mode, label="Retrieval")
-                    answerer = gr.Dropdown(answerers, value=settings.answerer if settings.answerer in answerers
-                                           else answerers[0], label="Answerer",
+                    answerer = gr.Dropdown(answerers, value=settings.answerer, label="Answerer",
                                            info=f"language model: {settings.llm}" if settings.llm
                                            else "set QA_LLM to add a language model")
         with gr.Tab("Corpus"):
@@ -459,14 +462,21 @@ def settings_from_args(argv: list[str] | None = None) -> qa.Settings:
         parser.exit(2, f"qa: {exc}\n")
 
 
-def login_check(settings: qa.Settings) -> Any:
-    """Gradio's auth= for QA_AUTH: the password checked, failed logins throttled and logged."""
+def login_guard(settings: qa.Settings) -> LoginGuard | None:
+    """The one password check for QA_AUTH, shared by the login page and the HTTP API (so failed
+    attempts on either count together); None without a login."""
     if not settings.auth:
         return None
     username, sep, password = settings.auth.partition(":")
     if not sep or not username or not password:
         raise SystemExit("QA_AUTH must look like user:password")
-    guard = LoginGuard(username, password)
+    return LoginGuard(username, password)
+
+
+def login_check(guard: LoginGuard | None) -> Any:
+    """Gradio's auth= for the guard: the password checked, failed logins throttled and logged."""
+    if guard is None:
+        return None
 
     def check(user: str, given: str) -> bool:
         try:
@@ -486,7 +496,8 @@ LOGIN_MESSAGE = ("After three wrong passwords, logins from this address or for t
 def main(argv: list[str] | None = None) -> None:
     settings = settings_from_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    auth = login_check(settings)
+    guard = login_guard(settings)
+    auth = login_check(guard)
     assistant = qa.Assistant(settings)
     try:
         print(index_summary(assistant) if assistant.retriever() else "", file=sys.stderr)
@@ -494,14 +505,20 @@ def main(argv: list[str] | None = None) -> None:
         # E.g. the Chroma server is not up yet: the app starts anyway, questions say what is
         # wrong, and answer once it is fixed.
         print(f"qa: {exc}", file=sys.stderr)
-    # Behind a login the API is left out of the page (Gradio embeds its schema in the login page).
+    # Behind a login Gradio's API is left out of the page (Gradio embeds its schema in the login page).
     demo = build_app(assistant, api_visibility="undocumented" if auth else "public")
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=64)
-    demo.launch(server_name=settings.host, server_port=settings.port, auth=auth,
-                auth_message=LOGIN_MESSAGE if auth else None, show_error=False,
-                allowed_paths=[], footer_links=[], css=CSS, head=HEAD, theme=gr.themes.Soft(),
-                max_file_size=settings.max_upload_bytes, enable_monitoring=settings.monitoring,
-                app_kwargs={"middleware": [Middleware(ClientAddress)]})
+    # One server: the JSON API under /api (qa.http_api), the web app mounted at / on the same
+    # FastAPI app, both behind the same login.
+    server = create_api(assistant, guard)
+    server.add_middleware(ClientAddress)
+    gr.mount_gradio_app(server, demo, path="/", server_name=settings.host, server_port=settings.port, auth=auth,
+                        auth_message=LOGIN_MESSAGE if auth else None, show_error=False,
+                        allowed_paths=[], footer_links=[], css=CSS, head=HEAD, theme=gr.themes.Soft(),
+                        max_file_size=settings.max_upload_bytes, enable_monitoring=settings.monitoring)
+    # Open connections (a page's event stream) get 5 s to finish when the server is stopped.
+    uvicorn.run(server, host=settings.host, port=settings.port, log_level="info", access_log=False,
+                timeout_graceful_shutdown=5)
 
 
 if __name__ == "__main__":

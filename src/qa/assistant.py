@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -187,17 +188,30 @@ class Assistant:
         """Start answering with a cold sentence cache (evaluation runs time each pipeline from cold)."""
         self._vectors = self.new_embedding_cache()
 
-    def ingest(self, rebuild: bool = False, progress: Callable[[int, int], None] | None = None) -> IngestReport:
+    def ingest(self, rebuild: bool = False, progress: Callable[[int, int], None] | None = None,
+               wait: bool = True) -> IngestReport:
         """Update the index from the corpus folder (only changed files are embedded). Calls from
-        several threads run one after another; another process ingesting raises IndexBusy."""
+        several threads run one after another; another process ingesting raises IndexBusy. With
+        wait=False an ingest already running in this process raises IndexBusy too (a single
+        writer that refuses rather than queues, e.g. for the HTTP API's 409)."""
         # The new build is made aside under the index's own file lock, so questions keep
         # being answered from the current build meanwhile; only the swap takes our lock.
-        with self._ingest_lock:
+        with self._ingesting(wait):
             report = self.index.ingest(rebuild=rebuild, progress=progress)
             with self._lock:
                 self.last_ingest = report
                 self._reopen_if_moved(force=report.changed)
         return report
+
+    @contextmanager
+    def _ingesting(self, wait: bool) -> Iterator[None]:
+        if not self._ingest_lock.acquire(blocking=wait):
+            raise IndexBusy(f"another ingest in this process is updating {self.settings.index_dir}; "
+                            f"wait for it to finish and try again")
+        try:
+            yield
+        finally:
+            self._ingest_lock.release()
 
     def _ensure_index(self) -> None:
         state, why = self.index.status()
@@ -389,6 +403,14 @@ class Assistant:
     def index_status(self) -> tuple[str, str]:
         """('current' | 'stale' | 'missing' | 'incompatible', details)."""
         return self.index.status()
+
+    def index_info(self) -> dict[str, Any]:
+        """The current build as recorded, without building or opening it: its documents and chunks
+        (0 when there is no build), when it was built and the embedding model it was built with."""
+        manifest = self.index.manifest() or {}
+        model = manifest.get("fingerprint", {}).get("embedding_model", {})
+        return {"documents": len(manifest.get("files", {})), "chunks": int(manifest.get("chunks", 0)),
+                "built": manifest.get("created"), "embedding_model": model.get("name")}
 
     def add_document(self, filename: str, data: bytes) -> IngestReport:
         """Add a file to the corpus and index it incrementally. A file that cannot be used
