@@ -98,6 +98,16 @@ def test_followup_is_resolved_from_history(assistant):
     _assert_every_sentence_cited(answer)
 
 
+def test_each_part_of_a_compound_follow_up_is_searched_with_the_earlier_question(assistant):
+    history = [("Which Quds Force commander was reportedly wounded in Aleppo?", "Qassem Soleimani [1].")]
+    query = assistant.understand("Where was he taken, and what did that hospital say?", history,
+                                 assistant.settings)
+    assert len(query.parts) == 2
+    assert all(text.endswith(history[0][0]) for text, _ in query.parts)
+    answer = assistant.ask("Where was he taken, and what did that hospital say?", history=history)
+    _assert_every_sentence_cited(answer)
+
+
 @pytest.mark.parametrize("question", ["", "   ", "\n\t"])
 def test_empty_question_is_a_value_error(assistant, question):
     with pytest.raises(ValueError, match="empty"):

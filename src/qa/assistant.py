@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -319,7 +320,7 @@ class Assistant:
         decomposed = decompose(condensed.resolved if condensed.context else condensed.for_scoring)
         if condensed.context:
             # Each part of a compound follow-up leans on the earlier question, not only the last part.
-            decomposed.parts = [f"{part} {condensed.context}" for part in decomposed.parts]
+            decomposed = dataclasses.replace(decomposed, parts=[f"{p} {condensed.context}" for p in decomposed.parts])
         retrieval_vector = self._query_vector(condensed.retrieval)
         searches = [(condensed.retrieval, retrieval_vector)]
         if len(decomposed.parts) > 1:

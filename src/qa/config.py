@@ -49,7 +49,7 @@ class Settings:
     chunk_overlap_tokens: int = 40
     # Answering: "auto" generates with the LLM when one is configured, else quotes.
     answerer: str = "auto"
-    max_answer_sentences: int = 3
+    max_answer_sentences: int = 4
     # Language model (see llms.py): "" (none), llamacpp:/path.gguf, llamacpp:smollm2,
     # openai:<model> with llm_base_url, ollama:<model>.
     llm: str = ""

@@ -179,7 +179,8 @@ def _best_selection_ratio(model: EvidenceModel, examples: Sequence[Example]) -> 
     return best
 
 
-def _answerer(model: EvidenceModel, example: Example | None = None, max_sentences: int = 3) -> ExtractiveAnswerer:
+def _answerer(model: EvidenceModel, example: Example | None = None,
+              max_sentences: int = Settings.max_answer_sentences) -> ExtractiveAnswerer:
     """An answerer with this model and the example's domain vocabulary, for replaying."""
     if example is None:
         return ExtractiveAnswerer(_no_embedding, lambda term: 1.0, None, max_sentences, model=model)
