@@ -20,14 +20,17 @@ RRF_K = 60.0
 
 class _MatchingOnly:
     """BM25 returns its top k even when they share no word with the query; fusing those
-    zero-score chunks by rank would promote noise, so they are dropped here."""
+    zero-score chunks by rank would promote noise, so they are dropped here. The best `limit`
+    are kept: the shared retriever may have been raised to more for an earlier question, and
+    one question's candidates must not change the next one's fusion."""
 
-    def __new__(cls, inner):
+    def __new__(cls, inner, limit: int):
         from llama_index.core.retrievers import BaseRetriever
 
         class MatchingOnly(BaseRetriever):
             def _retrieve(self, query_bundle):
-                return [n for n in inner.retrieve(query_bundle) if (n.score or 0.0) > 0.0]
+                found = [n for n in inner.retrieve(query_bundle) if (n.score or 0.0) > 0.0]
+                return sorted(found, key=lambda n: n.score or 0.0, reverse=True)[:limit]
 
         return MatchingOnly()
 
@@ -81,7 +84,7 @@ class HybridRetriever:
         if mode in ("hybrid", "keyword") and self._bm25 is not None:
             # Shared by concurrent questions: only ever raised, the fusion trims to each one's k.
             self._bm25.similarity_top_k = min(max(candidates, self._bm25.similarity_top_k), self.size)
-            found["keyword"] = _MatchingOnly(self._bm25)
+            found["keyword"] = _MatchingOnly(self._bm25, candidates)
         return found
 
     def retrieve(self, query: str, top_k: int | None = None, mode: str | None = None,
