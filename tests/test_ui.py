@@ -114,6 +114,12 @@ def _scope_options(page) -> list[str]:
     return options
 
 
+def _wait_for_sources(page, start: str) -> None:
+    """The sources panel comes with the finished answer, after the chat's last streamed sentence."""
+    page.wait_for_function("s => document.querySelector('#sources').innerText.trim().startsWith(s)", arg=start,
+                           timeout=90000)
+
+
 def test_the_document_selector_limits_the_question_to_the_chosen_documents(page):
     options = _scope_options(page)
     assert any(o.endswith("· trtworld-2015-10-iranian-troops-mobilise-for-aleppo.txt") for o in options)
@@ -123,6 +129,7 @@ def test_the_document_selector_limits_the_question_to_the_chosen_documents(page)
     page.press("#scope input", "Escape")
     # The Guardian's 1,600 is the corpus's answer; asked about TRT World only, it cannot be.
     _ask(page, "How many Hezbollah fighters had died in Syria?", expect_citation=False)
+    _wait_for_sources(page, "Asked about 1 document: trtworld")
     sources = page.locator("#sources").inner_text()
     assert sources.startswith("Asked about 1 document: trtworld-2015-10-iranian-troops-mobilise-for-aleppo.txt")
     assert "guardian" not in sources and "1,600" not in page.locator("#chat").inner_text()
@@ -131,9 +138,9 @@ def test_the_document_selector_limits_the_question_to_the_chosen_documents(page)
     page.click("#scope .remove-all")
     page.fill("#scope input", "guardian-*")   # a typed glob pattern counts too
     page.press("#scope input", "Enter")
-    text = _ask(page, "How many Hezbollah fighters had died in Syria?")
-    assert "1,600" in text.split("died in Syria?")[-1]
-    assert page.locator("#sources").inner_text().startswith("Asked about 1 document: guardian-2016-12-14")
+    _ask(page, "How many Hezbollah fighters had died in Syria?")
+    _wait_for_sources(page, "Asked about 1 document: guardian-2016-12-14")
+    assert "1,600" in page.locator("#chat").inner_text().split("died in Syria?")[-1]
 
     page.click("#scope .remove-all")
     page.fill("#scope input", "reports/*.pdf")
