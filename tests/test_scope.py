@@ -219,3 +219,17 @@ def test_a_language_model_is_shown_only_the_chosen_documents_passages(shipped):
     assert answer.answerer == "llm" and "42 fatalities" in answer.text
     assert {c.path for c in answer.citations} == {LONG_WAR} and answer.documents == [GUARDIAN, LONG_WAR]
     bot.close()
+
+
+def test_a_scope_of_most_documents_is_filtered_by_those_left_out(assistant):
+    from qa.retrieve import _document_filter
+
+    retriever = assistant.retriever()
+    every = retriever.documents
+    most = [d for d in every if d != GUARDIAN]
+    assert _document_filter(most, every).filters[0].operator == "nin"
+    assert _document_filter(most[:2], every).filters[0].operator == "in"
+    for mode in ("dense", "hybrid"):
+        found = retriever.retrieve(HEZBOLLAH, top_k=10, mode=mode, candidates=20, documents=most,
+                                   query_embedding=assistant._query_vector(HEZBOLLAH).tolist())
+        assert len(found) >= 5 and GUARDIAN not in {p.doc_id for p in found}

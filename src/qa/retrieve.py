@@ -88,7 +88,7 @@ class HybridRetriever:
         found = {}
         if mode in ("hybrid", "dense"):
             found["dense"] = self._vector_index.as_retriever(similarity_top_k=candidates,
-                                                             filters=_document_filter(documents))
+                                                             filters=_document_filter(documents, self.documents))
         if mode in ("hybrid", "keyword") and self._bm25 is not None:
             if documents is not None:
                 found["keyword"] = _MatchingOnly(self._scoped_keyword(documents, candidates), candidates)
@@ -169,15 +169,20 @@ def _titles(files: dict[str, Any]) -> list[str]:
     return [str(entry.get("title", "")) for entry in files.values() if isinstance(entry, dict) and entry.get("title")]
 
 
-def _document_filter(documents: Sequence[str] | None) -> Any:
+def _document_filter(documents: Sequence[str] | None, every: Sequence[str] = ()) -> Any:
     """The dense retriever's filter on a chunk's document (its "doc_id" metadata, the
     corpus-relative path); Chroma applies it as where={"doc_id": {"$in": [...]}} in the search
-    itself, so the k nearest chunks are the k nearest of those documents."""
+    itself, so the k nearest chunks are the k nearest of those documents. A scope of most of
+    `every` document is written as the shorter list of those left out ($nin)."""
     if documents is None:
         return None
     from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters
 
-    return MetadataFilters(filters=[MetadataFilter(key="doc_id", value=list(documents), operator=FilterOperator.IN)])
+    chosen = set(documents)
+    others = [doc_id for doc_id in every if doc_id not in chosen]
+    if others and len(others) < len(chosen):
+        return MetadataFilters(filters=[MetadataFilter(key="doc_id", value=others, operator=FilterOperator.NIN)])
+    return MetadataFilters(filters=[MetadataFilter(key="doc_id", value=sorted(chosen), operator=FilterOperator.IN)])
 
 
 def fuse(ranked: dict[str, list]) -> list[tuple[object, dict[str, float]]]:
