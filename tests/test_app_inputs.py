@@ -42,3 +42,12 @@ def test_a_mode_or_answerer_that_is_not_offered_gets_a_plain_message(mode, answe
 
 def test_offered_values_pass_through():
     assert app.checked_options(7.0, "dense", "extractive", ["extractive"]) == (7, "dense", "extractive")
+
+
+def test_an_empty_document_selection_means_every_document():
+    assert app.checked_documents([]) is None and app.checked_documents(None) is None
+    assert app.checked_documents(["notes.md", "reports/*.pdf"]) == ["notes.md", "reports/*.pdf"]
+    assert app.checked_documents("notes.md") == ["notes.md"]
+    for bad in (5, [3], {"a": 1}):
+        with pytest.raises(ValueError, match="Documents must be a list"):
+            app.checked_documents(bad)

@@ -64,6 +64,31 @@ def test_both_pipelines_are_scored_and_a_failing_question_does_not_stop_the_run(
     assert table.splitlines()[0].split() == ["metric", "ours", "baseline"]
 
 
+def test_a_line_with_documents_is_asked_about_those_documents_in_both_pipelines(assistant, tmp_path):
+    trt = "trtworld-2015-10-iranian-troops-mobilise-for-aleppo.txt"
+    lines = [{"id": "scoped", "question": "How many Hezbollah fighters had died in Syria?", "answers": [["1,600"]],
+              "evidence": ["at least 1,600 of its fighters"], "documents": ["trtworld-*"]},
+             {"id": "whole", "question": "How many Hezbollah fighters had died in Syria?", "answers": [["1,600"]],
+              "evidence": ["at least 1,600 of its fighters"]},
+             {"id": "typo", "question": "Who commands the Quds Force?", "type": "unanswerable",
+              "documents": ["trtwrold-*"]}]
+    path = tmp_path / "scoped.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    run = evaluate([path], assistant=assistant)
+    for pipeline in run.runs:
+        by_id = {r.item.id: r for r in pipeline.results}
+        scoped = by_id["scoped"]
+        assert scoped.item.documents == ["trtworld-*"] and scoped.retrieved
+        assert {p.path for p in scoped.retrieved} == {trt}, pipeline.name   # the gold passage is elsewhere
+        assert scoped.scores.hit == 0.0 and not scoped.scores.key_facts
+        assert {c.path for c in scoped.answer.citations} <= {trt}
+        assert "DocumentScopeError" in by_id["typo"].error and "trtwrold-*" in by_id["typo"].error
+    assert {r.item.id: r for r in run.runs[0].results}["whole"].scores.hit == 1.0   # ours finds it unscoped
+    ours = run.runs[0].to_dict()["questions"]
+    assert ours[0]["documents"] == ["trtworld-*"] and ours[0]["answer"]["documents"] == [trt]
+    assert ours[1]["documents"] is None and ours[1]["answer"]["documents"] is None
+
+
 def test_similarity_to_reference_uses_the_embedding_model(assistant):
     from qa.eval.run import _similarity
 

@@ -187,6 +187,9 @@ def test_a_question_record_is_typed_and_round_trips_through_the_saved_format():
                                     "latency_ms", "generated", "fell_back", "tokens_per_s"]
     assert data["answer"]["citations"][0]["text"] == passage and data["sentences"][0]["claim"]
     assert QuestionResult.from_dict(data).to_dict() == data
+    scoped = QuestionResult(_item(documents=["reports/*.pdf"]), None, error="DocumentScopeError: x").to_dict()
+    assert scoped["documents"] == ["reports/*.pdf"] and QuestionResult.from_dict(scoped).item.documents == [
+        "reports/*.pdf"]
     failed = QuestionResult(_item(), None, error="QuestionError: too long").to_dict()
     assert failed["answer"] is None and failed["scores"] == {} and QuestionResult.from_dict(failed).error
 
@@ -210,6 +213,9 @@ def test_bad_lines_are_reported_with_line_numbers(tmp_path):
         ('{"question": "a?"}\n', r"set.jsonl:1: no 'answers'.*unanswerable"),
         ('{"question": "a\\u0000?", "type": "unanswerable"}\n', r"set.jsonl:1: 'question' contains a NUL"),
         ('{"question": "a\\ud83d?", "type": "unanswerable"}\n', r"unpaired surrogate"),
+        ('{"question": "a?", "type": "unanswerable", "documents": "a.md"}\n', r"'documents' .* must be a list"),
+        ('{"question": "a?", "type": "unanswerable", "documents": []}\n', r"'documents' is empty"),
+        ('{"question": "a?", "type": "unanswerable", "documents": [" "]}\n', r"'documents' is empty or has an empty"),
         ("\n\n", r"no questions"),
     ]
     for text, message in cases:

@@ -106,6 +106,51 @@ def test_empty_question_shows_a_short_message(page):
     assert "Traceback" not in page.locator("#chat").inner_text()
 
 
+def _scope_options(page) -> list[str]:
+    page.click("#scope input")
+    page.wait_for_selector("#scope [data-testid=dropdown-option]")
+    options = page.locator("#scope [data-testid=dropdown-option]").all_inner_texts()
+    page.press("#scope input", "Escape")
+    return options
+
+
+def _wait_for_sources(page, start: str) -> None:
+    """The sources panel comes with the finished answer, after the chat's last streamed sentence."""
+    page.wait_for_function("s => document.querySelector('#sources').innerText.trim().startsWith(s)", arg=start,
+                           timeout=90000)
+
+
+def test_the_document_selector_limits_the_question_to_the_chosen_documents(page):
+    options = _scope_options(page)
+    assert any(o.endswith("· trtworld-2015-10-iranian-troops-mobilise-for-aleppo.txt") for o in options)
+    page.locator("#scope input").press_sequentially("trtworld")   # typed keys filter the options
+    page.wait_for_function("() => document.querySelectorAll('#scope [data-testid=dropdown-option]').length === 1")
+    page.locator("#scope [data-testid=dropdown-option]").first.click()
+    page.press("#scope input", "Escape")
+    # The Guardian's 1,600 is the corpus's answer; asked about TRT World only, it cannot be.
+    _ask(page, "How many Hezbollah fighters had died in Syria?", expect_citation=False)
+    _wait_for_sources(page, "Asked about 1 document: trtworld")
+    sources = page.locator("#sources").inner_text()
+    assert sources.startswith("Asked about 1 document: trtworld-2015-10-iranian-troops-mobilise-for-aleppo.txt")
+    assert "guardian" not in sources and "1,600" not in page.locator("#chat").inner_text()
+    _shot(page, "6-scoped-to-one-document")
+
+    page.click("#scope .remove-all")
+    page.fill("#scope input", "guardian-*")   # a typed glob pattern counts too
+    page.press("#scope input", "Enter")
+    _ask(page, "How many Hezbollah fighters had died in Syria?")
+    _wait_for_sources(page, "Asked about 1 document: guardian-2016-12-14")
+    assert "1,600" in page.locator("#chat").inner_text().split("died in Syria?")[-1]
+
+    page.click("#scope .remove-all")
+    page.fill("#scope input", "reports/*.pdf")
+    page.press("#scope input", "Enter")
+    page.fill("#question textarea", "Who commands the Quds Force?")
+    page.click("#ask")
+    page.wait_for_function("() => document.querySelector('#chat').innerText.includes('no indexed document matches')")
+    assert "the index holds" in page.locator("#chat").inner_text()
+
+
 def test_upload_is_indexed_and_its_markup_stays_text(page, app_url, tmp_path):
     hostile = tmp_path / "field-report.txt"
     hostile.write_text(
@@ -135,6 +180,7 @@ def test_upload_is_indexed_and_its_markup_stays_text(page, app_url, tmp_path):
     assert "scan.txt" not in page.locator("#documents").inner_text()
 
     page.click("button[role=tab]:has-text('Ask')")
+    assert any(o.endswith("· field-report.txt") for o in _scope_options(page))   # the selector offers it now
     text = _ask(page, "How many camels did the quartermaster count at the Palmyra depot?")
     assert "forty-two camels" in text
     sources = page.locator("#sources")

@@ -141,7 +141,7 @@ def test_the_api_takes_no_history_and_the_conversation_on_the_server_is_bounded(
     url = served[0]
     bot = client(url)
     parameters = bot.view_api(return_format="dict", print_info=False)["named_endpoints"]["/respond"]["parameters"]
-    assert [p["parameter_name"] for p in parameters] == ["message", "top_k", "mode", "answerer"]
+    assert [p["parameter_name"] for p in parameters] == ["message", "top_k", "mode", "answerer", "documents"]
     questions = ["Who commands the Quds Force?", "How many Hezbollah fighters had died in Syria?",
                  "Where are Iraqi militia fighters who died in Syria being buried?"]
     for question in questions:
@@ -156,7 +156,7 @@ def test_a_huge_question_is_refused_and_not_echoed_back(served):
     url = served[0]
     huge = "How many fighters died? " * 400_000      # 9.6 MB
     started = time.monotonic()
-    stream = call_respond(url, json.dumps({"data": [huge, 5, "hybrid", "extractive"]}))
+    stream = call_respond(url, json.dumps({"data": [huge, 5, "hybrid", "extractive", []]}))
     assert len(stream) < 100_000, len(stream)
     assert time.monotonic() - started < 30
     answer = text_of(final_chat(stream)[-1])
@@ -165,8 +165,11 @@ def test_a_huge_question_is_refused_and_not_echoed_back(served):
 
 # 7. Settings from a client are validated with a plain message ---------------------------------
 @pytest.mark.parametrize(("values", "says"), [
-    ('"Who commands the Quds Force?", NaN, "hybrid", "extractive"', "must be a whole number from 1 to 10"),
-    ('"Who commands the Quds Force?", 5, null, "extractive"', "Retrieval must be one of hybrid, dense, keyword"),
+    ('"Who commands the Quds Force?", NaN, "hybrid", "extractive", []', "must be a whole number from 1 to 10"),
+    ('"Who commands the Quds Force?", 5, null, "extractive", []', "Retrieval must be one of hybrid, dense, keyword"),
+    ('"Who commands the Quds Force?", 5, "hybrid", "extractive", [7]', "Documents must be a list of document paths"),
+    ('"Who commands the Quds Force?", 5, "hybrid", "extractive", ["nothing/*.pdf"]',
+     "no indexed document matches 'nothing/*.pdf'"),
 ])
 def test_bad_settings_from_a_client_get_a_plain_message(served, values, says):
     stream = call_respond(served[0], '{"data": [' + values + "]}")

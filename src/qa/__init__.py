@@ -11,8 +11,9 @@ from .assistant import Assistant, QuestionError, ask
 from .config import ConfigError, Settings, load_settings
 from .errors import IndexUnavailable  # missing, busy or damaged index; says what to run
 from .eval import evaluate
+from .scope import DocumentScopeError  # documents= names no indexed document (a QuestionError)
 from .types import Answer, Citation, Passage
 
-__all__ = ["ask", "Assistant", "Answer", "Citation", "Passage", "QuestionError", "ConfigError", "Settings",
-           "load_settings", "IndexUnavailable", "evaluate"]
+__all__ = ["ask", "Assistant", "Answer", "Citation", "Passage", "QuestionError", "DocumentScopeError", "ConfigError",
+           "Settings", "load_settings", "IndexUnavailable", "evaluate"]
 __version__ = "0.1.0"

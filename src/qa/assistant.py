@@ -19,19 +19,15 @@ from .chat import Condensed, condense, history_from_pairs
 from .config import Settings, load_settings
 from .corpus import TEXT_SUFFIXES, load_document
 from .embedding import Embedder
-from .errors import IndexBusy, IndexUnavailable
+from .errors import IndexBusy, IndexUnavailable, QuestionError
 from .extractive import ExtractiveAnswerer
 from .index import CorpusIndex, IngestReport
 from .llms import ChatModel, chat_model
 from .page_view import PageImage, citation_page
 from .questions import Decomposed, decompose
 from .retrieve import HybridRetriever
+from .scope import DocumentScopeError, checked_patterns, resolve
 from .types import Answer, Citation, Passage
-
-
-class QuestionError(ValueError):
-    """The question cannot be asked as it is (empty, too long); the message says why."""
-
 
 # Half of a UTF-16 surrogate pair: a Python str can hold one, but it is not Unicode text, and
 # the embedding model's tokenizer fails on it with a TypeError.
@@ -85,6 +81,7 @@ class Query:
     decomposed: Decomposed                      # the parts of a compound question
     searches: list[tuple[str, np.ndarray]]      # texts retrieved for, with their vectors
     parts: list[tuple[str, np.ndarray]]         # texts answer sentences are scored against
+    documents: tuple[str, ...] | None = None    # the only documents retrieved from; None: all
 
 
 class _Timer:
@@ -251,35 +248,38 @@ class Assistant:
             return self._reopen_if_moved()
 
     # Asking -----------------------------------------------------------------------------
-    def ask(self, question: str, history: Sequence[Sequence[str]] | None = None, **overrides: Any) -> Answer:
-        """Answer one question; every factual sentence of the answer cites a passage."""
-        return self.trace(question, history, **overrides)[0]
+    def ask(self, question: str, history: Sequence[Sequence[str]] | None = None,
+            documents: str | Sequence[str] | None = None, **overrides: Any) -> Answer:
+        """Answer one question; every factual sentence of the answer cites a passage.
+        `documents` limits it to some documents: corpus-relative paths or glob patterns
+        ("notes.md", "reports/2024-*.pdf", "**/*.html"); see qa.scope."""
+        return self.trace(question, history, documents, **overrides)[0]
 
     def trace(self, question: str, history: Sequence[Sequence[str]] | None = None,
-              **overrides: Any) -> tuple[Answer, list[Passage]]:
+              documents: str | Sequence[str] | None = None, **overrides: Any) -> tuple[Answer, list[Passage]]:
         """Like ask, and also the passages retrieved for it, best first (for evaluation)."""
-        for _, answer, passages in self._answer(question, history, overrides):
+        for _, answer, passages in self._answer(question, history, documents, overrides):
             if answer is not None:
                 return answer, passages
         raise AssertionError("the pipeline ended without an answer")  # pragma: no cover
 
     def stream(self, question: str, history: Sequence[Sequence[str]] | None = None,
-               **overrides: Any) -> Iterator[tuple[str, Answer | None]]:
+               documents: str | Sequence[str] | None = None, **overrides: Any) -> Iterator[tuple[str, Answer | None]]:
         """Yield the answer text as it grows, then (final text, Answer).
 
         With a language model the text grows token by token, as generated: it is a draft
         until the last item, whose Answer holds only the sentences that passed the citation
         check. The extractive answer is composed at once and comes sentence by sentence."""
-        for text, answer, _ in self._answer(question, history, overrides):
+        for text, answer, _ in self._answer(question, history, documents, overrides):
             yield text, answer
 
-    def _answer(self, question: str, history: Sequence[Sequence[str]] | None,
+    def _answer(self, question: str, history: Sequence[Sequence[str]] | None, documents: str | Sequence[str] | None,
                 overrides: dict[str, Any]) -> Iterator[tuple[str, Answer | None, list[Passage]]]:
         """The pipeline as named steps: understand, retrieve, answer (quote), then generate."""
         settings = self.settings.for_call(**overrides)
         timer = _Timer()
         model = self.chat_model(settings)
-        query = self.understand(question, history, settings, model, timer)
+        query = self.understand(question, history, settings, model, timer, documents=documents)
         passages = self.retrieve(query, settings)
         timer.lap("retrieve")
         answer = self.quote(query, passages, settings)
@@ -291,6 +291,8 @@ class Assistant:
                     yield text, None, passages
             answer = generated
         answer.standalone_question = query.condensed.display
+        if query.documents is not None:
+            _scoped(answer, list(query.documents))
         timer.lap("total", since_start=True)
         answer.timings_ms = timer.rounded()
         if answer.answerer == "extractive" and not answer.notice:
@@ -308,12 +310,15 @@ class Assistant:
         return self._chat_model or chat_model(settings)
 
     def understand(self, question: str, history: Sequence[Sequence[str]] | None, settings: Settings,
-                   model: ChatModel | None = None, timer: "_Timer | None" = None) -> Query:
-        """Check the question and history, make a follow-up standalone, split a compound
+                   model: ChatModel | None = None, timer: "_Timer | None" = None,
+                   documents: str | Sequence[str] | None = None) -> Query:
+        """Check the question, history and documents, make a follow-up standalone, split a compound
         question into parts, and embed what will be searched for and scored against."""
         timer = timer or _Timer()
         question = validate_question(question, settings.max_question_chars)
         pairs = validate_history(history)
+        patterns = checked_patterns(documents)
+        scope = tuple(self.resolve_documents(patterns)) if patterns is not None else None
         condensed = condense(question, pairs, model, settings.max_question_chars)
         if model is not None and condensed.followup:
             timer.lap("condense")   # the model was asked to rewrite the follow-up
@@ -331,13 +336,24 @@ class Assistant:
         else:
             parts = [(condensed.for_scoring, self._query_vector(condensed.for_scoring))]
         timer.lap("embed")
-        return Query(question, condensed, decomposed, searches, parts)
+        return Query(question, condensed, decomposed, searches, parts, scope)
+
+    def resolve_documents(self, documents: str | Sequence[str] | None) -> list[str]:
+        """The indexed documents (corpus-relative paths, sorted) that paths or glob patterns name;
+        None names them all. A pattern that names none raises qa.DocumentScopeError, which lists
+        the documents there are."""
+        patterns = checked_patterns(documents)
+        available = self.retriever().documents
+        if patterns is None:
+            return list(available)
+        return resolve(patterns, available, Path(self.settings.corpus_dir))
 
     def retrieve(self, query: Query, settings: Settings) -> list[Passage]:
         """The passages for the question (and for each part of a compound one), best first."""
         return self.retriever().retrieve_many([(q, v.tolist()) for q, v in query.searches], top_k=settings.top_k,
                                               mode=settings.retrieval_mode,
-                                              candidates=settings.candidates_per_retriever)
+                                              candidates=settings.candidates_per_retriever,
+                                              documents=query.documents)
 
     def answerer(self, settings: Settings) -> ExtractiveAnswerer:
         retriever = self.retriever()
@@ -479,6 +495,22 @@ def _with_notice(answer: Answer, notice: str) -> Answer:
     return answer
 
 
+def _scoped(answer: Answer, documents: list[str]) -> None:
+    """Record the scope on the answer. An abstention says "The corpus does not …"; asked about
+    some documents only, it names them instead, since the other documents may well answer."""
+    answer.documents = documents
+    if not (answer.abstained and answer.text.startswith(_CORPUS_SAYS_NOT)):
+        return
+    if len(documents) == 1:
+        answer.text = "The chosen document does not " + answer.text[len(_CORPUS_SAYS_NOT):]
+    else:
+        text = f"The {len(documents)} chosen documents do not " + answer.text[len(_CORPUS_SAYS_NOT):]
+        answer.text = text.replace(", so it cannot answer ", ", so they cannot answer ", 1)
+
+
+_CORPUS_SAYS_NOT = "The corpus does not "
+
+
 def safe_filename(filename: str) -> str:
     """A plain file name for the corpus folder: no directories, no hidden files, a supported type."""
     given = Path(str(filename).replace("\\", "/")).name
@@ -510,10 +542,12 @@ def default_assistant() -> Assistant:
         return _default
 
 
-def ask(question: str, history: Sequence[Sequence[str]] | None = None, **overrides: Any) -> Answer:
-    """Answer a question about the corpus. Settings come from qa.toml and QA_* variables;
+def ask(question: str, history: Sequence[Sequence[str]] | None = None,
+        documents: str | Sequence[str] | None = None, **overrides: Any) -> Answer:
+    """Answer a question about the corpus, or only about `documents` (corpus-relative paths or
+    glob patterns, e.g. ["reports/2024-*.pdf"]). Settings come from qa.toml and QA_* variables;
     keyword overrides (top_k=8, retrieval_mode="dense", ...) apply to this call only."""
-    return default_assistant().ask(question, history=history, **overrides)
+    return default_assistant().ask(question, history=history, documents=documents, **overrides)
 
 
-__all__ = ["Assistant", "ask", "QuestionError", "validate_question", "default_assistant"]
+__all__ = ["Assistant", "ask", "QuestionError", "DocumentScopeError", "validate_question", "default_assistant"]

@@ -27,7 +27,9 @@ _CITATION_FORMS = re.compile(r"\[(?:(?:source|passage)\s*)?(\d+(?:\s*(?:,|and)\s
 CONFLICT_REMARK = "Sources disagree on this."
 ABSTAIN_TEXT = "The corpus does not say. None of the indexed passages answers this question"
 NOT_ANSWERED_TEXT = "The corpus does not answer the rest:"
-_REMARK = re.compile(r"^(Sources disagree\b|The corpus does not\b|The language model\b)")
+# "The chosen document(s) do(es) not …": an abstention of a question asked about some documents only.
+_REMARK = re.compile(r"^(Sources disagree\b|The (corpus|chosen document|\d+ chosen documents) do(es)? not\b|"
+                     r"The language model\b)")
 # Attribution comes from metadata, not from the passage: "According to X (date), " / "X wrote: ",
 # and a quoted table row's column names: "(columns: A | B | C) ".
 _ATTRIBUTION = re.compile(r"^(According to [^,]{1,120}, |[^:“\"]{1,120} wrote: |\(columns: [^()]{1,300}\) )")

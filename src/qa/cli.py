@@ -17,6 +17,7 @@ examples:
   qa ask "..." --corpus ~/my-docs    ask about it (ask, chat, eval and calibrate take --corpus)
   qa ask "How many Hezbollah fighters had died in Syria?"
   qa ask "Who commands the Quds Force?" --json
+  qa ask "..." --doc 'reports/*.pdf'   only about some documents (repeatable; see qa documents)
   qa chat                        a conversation in the terminal (follow-ups work)
   qa eval corpus/eval/aleppo.jsonl --report report.html
   qa inspect corpus/notes.md     what cleaning removed from one file, and why
@@ -65,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--answerer", choices=("auto", "extractive", "llm"),
                        help="auto (default) generates when an LLM is set (QA_ANSWERER)")
 
+    def document_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--doc", action="append", dest="documents", metavar="PATTERN",
+                       help="ask only about these documents: a path relative to the corpus folder, a folder, or a "
+                            "glob pattern (reports/2024-*.pdf, **/*.html; quote it so the shell leaves it alone); "
+                            "repeat for more; `qa documents` lists them")
+
     ask = add_command("ask", help="answer one question", epilog='example: qa ask "Was Soleimani wounded?" --json')
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON (Answer.to_dict())")
@@ -73,9 +80,14 @@ def _parser() -> argparse.ArgumentParser:
                      help="show a language model's draft on stderr as it is generated "
                           "(default: when stderr is a terminal); the checked answer goes to stdout")
     answer_options(ask)
+    document_option(ask)
 
-    chat = add_command("chat", help="a conversation in the terminal")
+    chat = add_command("chat", help="a conversation in the terminal; /doc PATTERN limits it to some documents")
     answer_options(chat)
+    document_option(chat)
+
+    documents = add_command("documents", help="list the indexed documents (the paths --doc takes)")
+    documents.add_argument("--json", action="store_true", help="print them as JSON")
 
     evaluate = add_command(
         "eval", help="score evaluation sets: retrieval, answers, citations, abstention, latency",
@@ -147,6 +159,10 @@ def _print_answer(answer, as_json: bool) -> None:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
     print(answer.text)
+    if answer.documents is not None:
+        from .scope import describe
+
+        print(f"\n(asked about {describe(answer.documents)})")
     if answer.answerer == "llm":
         g = answer.generation
         dropped = f"; {g['unsupported']} unsupported sentence(s) removed" if g.get("unsupported") else ""
@@ -179,9 +195,9 @@ def _cmd_ask(args) -> int:
     bot = _assistant(args)
     stream = sys.stderr.isatty() if args.stream is None else args.stream
     if stream and not args.json and _generates(bot.settings):
-        answer = _stream_draft(bot, args.question, history)
+        answer = _stream_draft(bot, args.question, history, args.documents)
     else:
-        answer = bot.ask(args.question, history=history)
+        answer = bot.ask(args.question, history=history, documents=args.documents)
     _print_answer(answer, args.json)
     return 0
 
@@ -190,11 +206,11 @@ def _generates(settings) -> bool:
     return bool(settings.llm) and settings.answerer != "extractive"
 
 
-def _stream_draft(bot, question: str, history):
+def _stream_draft(bot, question: str, history, documents=None):
     """The model's draft to stderr token by token; returns the checked Answer."""
     shown = ""
     answer = None
-    for text, answer in bot.stream(question, history=history):
+    for text, answer in bot.stream(question, history=history, documents=documents):
         if answer is None and text.startswith(shown):
             sys.stderr.write(text[len(shown):])
             sys.stderr.flush()
@@ -204,15 +220,25 @@ def _stream_draft(bot, question: str, history):
     return answer
 
 
+CHAT_HELP = ("Ask about the corpus. Empty line or Ctrl-D ends; /new starts a new conversation; "
+             "/doc PATTERN... asks only about those documents, /doc shows which, /doc all asks about all again.")
+
+
 def _cmd_chat(args) -> int:
     from .assistant import QuestionError
 
     bot = _assistant(args)
     history: list[tuple[str, str]] = []
-    print("Ask about the corpus. Empty line or Ctrl-D ends; /new starts a new conversation.")
+    scope: list[str] | None = None   # the patterns questions are limited to; None: every document
+    scope_size = 0
+    if args.documents:
+        scope_size = len(bot.resolve_documents(args.documents))  # a pattern naming nothing stops here, exit 2
+        scope = args.documents
+    print(CHAT_HELP)
     while True:
+        prompt = f"[{scope_size} document{'' if scope_size == 1 else 's'}] you> " if scope else "you> "
         try:
-            question = input("\nyou> ").strip()
+            question = input("\n" + prompt).strip()
         except (EOFError, KeyboardInterrupt):
             print()
             return 0
@@ -222,17 +248,64 @@ def _cmd_chat(args) -> int:
             history.clear()
             print("(new conversation)")
             continue
+        if question == "/doc" or question.startswith("/doc "):
+            scope, scope_size = _chat_scope(bot, question[len("/doc"):].strip(), scope, scope_size)
+            continue
         try:
             if _generates(bot.settings) and sys.stderr.isatty():
-                answer = _stream_draft(bot, question, history)
+                answer = _stream_draft(bot, question, history, scope)
             else:
-                answer = bot.ask(question, history=history)
+                answer = bot.ask(question, history=history, documents=scope)
         except QuestionError as exc:
             print(f"qa: {exc}")
             continue
         print()
         _print_answer(answer, as_json=False)
         history.append((question, answer.text))
+
+
+def _chat_scope(bot, given: str, scope: list[str] | None, size: int) -> tuple[list[str] | None, int]:
+    """/doc in qa chat: show the scope (no argument), lift it ("all"), or set it to the
+    documents the patterns name. A pattern that names nothing leaves the scope as it was."""
+    import shlex
+
+    from .scope import DocumentScopeError, describe
+
+    if not given:
+        if scope is None:
+            print(f"(asking about {describe(None, len(bot.resolve_documents(None)))}; "
+                  f"/doc PATTERN... limits the questions to some)")
+        else:
+            print(f"(asking about {describe(bot.resolve_documents(scope))}; /doc all asks about every document)")
+        return scope, size
+    if given == "all":
+        print(f"(asking about {describe(None, len(bot.resolve_documents(None)))} again)")
+        return None, 0
+    try:
+        patterns = shlex.split(given)
+        chosen = bot.resolve_documents(patterns)
+    except ValueError as exc:  # DocumentScopeError, or unbalanced quotes
+        why = str(exc) if isinstance(exc, DocumentScopeError) else f"cannot read the patterns ({exc})"
+        print(f"qa: {why}; the scope is unchanged")
+        return scope, size
+    print(f"(asking about {describe(chosen)}; /doc all asks about every document)")
+    return patterns, len(chosen)
+
+
+def _cmd_documents(args) -> int:
+    documents = _assistant(args).documents()
+    if args.json:
+        print(json.dumps(documents, ensure_ascii=False, indent=2))
+        return 0
+    if not documents:
+        print("the index holds no documents; add files to the corpus folder and run: qa ingest")
+        return 0
+    width = max(len(d["path"]) for d in documents)
+    for d in documents:
+        named = " — ".join(str(d[key]) for key in ("publisher", "title") if d.get(key))
+        when = f" ({d['date']})" if d.get("date") else ""
+        print(f"{d['path']:<{width}}  {d['chunks']:>5} chunks  {named}{when}")
+    return 0
 
 
 def _cmd_eval(args) -> int:
@@ -353,8 +426,8 @@ def _cmd_calibrate(args) -> int:
     return 0
 
 
-COMMANDS = {"ingest": _cmd_ingest, "ask": _cmd_ask, "chat": _cmd_chat, "eval": _cmd_eval,
-            "calibrate": _cmd_calibrate, "inspect": _cmd_inspect}
+COMMANDS = {"ingest": _cmd_ingest, "ask": _cmd_ask, "chat": _cmd_chat, "documents": _cmd_documents,
+            "eval": _cmd_eval, "calibrate": _cmd_calibrate, "inspect": _cmd_inspect}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""Errors about the index, shared by index.py, store.py and retrieve.py (qa.IndexUnavailable)."""
+"""Errors shared by several modules: about the index (index.py, store.py, retrieve.py:
+qa.IndexUnavailable) and about a question (assistant.py, scope.py: qa.QuestionError)."""
 
 from __future__ import annotations
 
@@ -15,4 +16,8 @@ class StoreUnavailable(IndexUnavailable):
     """The Chroma server holding the vectors does not answer; the message names it and how to start it."""
 
 
-__all__ = ["IndexUnavailable", "IndexBusy", "StoreUnavailable"]
+class QuestionError(ValueError):
+    """The question cannot be asked as it is (empty, too long); the message says why."""
+
+
+__all__ = ["IndexUnavailable", "IndexBusy", "StoreUnavailable", "QuestionError"]

@@ -78,12 +78,16 @@ class Answer:
     answerer: str = "extractive"    # "extractive", or "llm" for a generated, checked answer
     notice: str = ""                # why a generated answer was replaced (also the text's first sentence)
     generation: dict[str, Any] = field(default_factory=dict)  # model, tokens, tokens/s, dropped sentences
+    # The documents the question was limited to (corpus-relative paths, what documents= resolved
+    # to); None when it was asked about all of them.
+    documents: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"question": self.question, "standalone_question": self.standalone_question,
                 "text": self.text, "abstained": self.abstained, "conflict": self.conflict,
                 "citations": [c.to_dict() for c in self.citations], "timings_ms": self.timings_ms,
-                "answerer": self.answerer, "notice": self.notice, "generation": self.generation}
+                "answerer": self.answerer, "notice": self.notice, "generation": self.generation,
+                "documents": self.documents}
 
     def __str__(self) -> str:
         return self.text

@@ -5,7 +5,8 @@ metadata sidecars), the default `SentenceSplitter` (1,024 tokens, 200 overlap), 
 `VectorStoreIndex` in Chroma with the same embedding model, top-2 dense retrieval, the
 retrieved nodes re-split into 512-token citation sources as `CitationQueryEngine` does, and
 the same extractive answerer as ours, which never abstains here. It has no chat memory: a
-follow-up is asked as typed.
+follow-up is asked as typed. A question scoped to some documents filters its retriever on the
+reader's file_path metadata, as a llama-index user would.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ class BaselinePipeline:
         stored = collection.get(include=["documents"])
         self._terms = TermStatistics.of(list(stored["documents"] or []))
 
-    def trace(self, question: str, history: Sequence[Sequence[str]] | None = None) -> tuple[Answer, list[Passage]]:
+    def trace(self, question: str, history: Sequence[Sequence[str]] | None = None,
+              documents: Sequence[str] | None = None) -> tuple[Answer, list[Passage]]:
         from llama_index.core.schema import QueryBundle
 
         from ..assistant import validate_question
@@ -99,9 +101,10 @@ class BaselinePipeline:
         question = validate_question(question, self.settings.max_question_chars)  # same limits as ours
         if self._index is None:
             self.open()
+        filters = self._scope_filter(documents)
         started = time.perf_counter()
         vector = np.asarray(self._embedder.get_query_embedding(question), dtype=np.float32)
-        nodes = self._index.as_retriever(similarity_top_k=SIMILARITY_TOP_K).retrieve(
+        nodes = self._index.as_retriever(similarity_top_k=SIMILARITY_TOP_K, filters=filters).retrieve(
             QueryBundle(query_str=question, embedding=vector.tolist()))
         sources = citation_sources(nodes)
         # The answerer's abstention model reads signals the baseline's retrieval does not give
@@ -114,6 +117,21 @@ class BaselinePipeline:
         answer.timings_ms = {"total": round((time.perf_counter() - started) * 1000, 1)}
         # Retrieval is scored on what was retrieved: the two nodes, not their re-split pieces.
         return answer, [_node_passage(item) for item in nodes]
+
+
+    def _scope_filter(self, documents: Sequence[str] | None) -> Any:
+        """A metadata filter on the files the patterns name (resolved as ours resolves them), or None."""
+        from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters
+
+        from ..scope import checked_patterns, resolve
+
+        patterns = checked_patterns(documents)
+        if patterns is None:
+            return None
+        corpus = Path(self.settings.corpus_dir)
+        paths = {path.relative_to(corpus).as_posix(): str(path) for path in self._files()}
+        chosen = [paths[name] for name in resolve(patterns, paths, corpus)]
+        return MetadataFilters(filters=[MetadataFilter(key="file_path", value=chosen, operator=FilterOperator.IN)])
 
 
 def _path(node) -> str:

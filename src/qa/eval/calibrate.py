@@ -22,7 +22,7 @@ def evidence_scores(assistant, path: Path) -> list[tuple[str, bool, float]]:
     answerer = assistant.answerer(settings)
     rows = []
     for item in load_eval_set(path):
-        query = assistant.understand(item.question, item.history, settings)
+        query = assistant.understand(item.question, item.history, settings, documents=item.documents)
         passages = assistant.retrieve(query, settings)
         best = max(answerer.answerability(text, answerer.candidates(text, vector, passages))[0]
                    for text, vector in query.parts)

@@ -29,6 +29,9 @@ class EvalItem:
     type: str = "single"
     line: int = 0
     set: str = ""
+    # The documents the question is asked about (paths or glob patterns, as qa.ask's documents=);
+    # None: the whole corpus.
+    documents: list[str] | None = None
 
     @property
     def unanswerable(self) -> bool:
@@ -72,6 +75,12 @@ def parse_item(data: Any, where: str, line: int, source: str = "") -> EvalItem:
     reference = data.get("reference_answer", "")
     if not isinstance(reference, str):
         raise EvalSetError(f"{where}: 'reference_answer' must be a string")
+    documents = data.get("documents")
+    if documents is not None:
+        documents = _string_list(documents, f"{where}: 'documents' (paths or glob patterns in the corpus folder)")
+        if not documents or not all(d.strip() for d in documents):
+            raise EvalSetError(f"{where}: 'documents' is empty or has an empty pattern; leave it out to ask about "
+                               f"the whole corpus")
     kind = data.get("type", "single")
     if kind not in QUESTION_TYPES:
         raise EvalSetError(f"{where}: 'type' must be one of {', '.join(QUESTION_TYPES)}")
@@ -80,7 +89,7 @@ def parse_item(data: Any, where: str, line: int, source: str = "") -> EvalItem:
                            f"if the corpus should not answer it, say \"type\": \"unanswerable\"")
     return EvalItem(id=str(data.get("id", f"line{line}")), question=question, answers=groups,
                     evidence=evidence, history=[(q, a) for q, a in history], reference_answer=reference,
-                    type=kind, line=line, set=source)
+                    type=kind, line=line, set=source, documents=documents)
 
 
 def _jsonl_items(path: Path, text: str) -> list[EvalItem]:

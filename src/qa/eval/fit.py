@@ -89,7 +89,7 @@ def collect(domains: Sequence[Domain], base: Settings, heldout: bool = False,
                                           known=statistics.in_corpus, model=neutral_model(),
                                           named=statistics.named_titles)
             for item in load_sets(domain.heldout if heldout else domain.dev):
-                query = bot.understand(item.question, item.history, settings)
+                query = bot.understand(item.question, item.history, settings, documents=item.documents)
                 passages = bot.retrieve(query, settings)
                 parts = []
                 for text, vector in query.parts:

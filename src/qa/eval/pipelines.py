@@ -18,8 +18,10 @@ class Pipeline(Protocol):
 
     def config(self) -> dict[str, Any]: ...
 
-    def trace(self, question: str, history: Sequence[Sequence[str]] | None = None) -> tuple[Answer, list[Passage]]:
-        """The answer and the passages it was given, best first."""
+    def trace(self, question: str, history: Sequence[Sequence[str]] | None = None,
+              documents: Sequence[str] | None = None) -> tuple[Answer, list[Passage]]:
+        """The answer and the passages it was given, best first; with `documents` (an evaluation
+        line's paths or glob patterns), from those documents only."""
 
 
 class OursPipeline:
@@ -42,8 +44,9 @@ class OursPipeline:
                 "chunk_overlap_tokens": s.chunk_overlap_tokens, "answerer": s.answerer, "llm": s.llm or None,
                 "abstain_threshold": s.abstain_threshold}
 
-    def trace(self, question: str, history: Sequence[Sequence[str]] | None = None) -> tuple[Answer, list[Passage]]:
-        return self.assistant.trace(question, history=history, **self.overrides)
+    def trace(self, question: str, history: Sequence[Sequence[str]] | None = None,
+              documents: Sequence[str] | None = None) -> tuple[Answer, list[Passage]]:
+        return self.assistant.trace(question, history=history, documents=documents, **self.overrides)
 
 
 def make_pipelines(assistant, names: Iterable[str]) -> list[Pipeline]:

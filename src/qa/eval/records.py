@@ -90,7 +90,8 @@ class QuestionResult:
         item = self.item
         return {"key": item.key, "id": item.id, "set": item.set, "line": item.line, "type": item.type,
                 "question": item.question, "history": [list(p) for p in item.history], "answers": item.answers,
-                "evidence": item.evidence, "reference_answer": item.reference_answer, "error": self.error,
+                "evidence": item.evidence, "reference_answer": item.reference_answer, "documents": item.documents,
+                "error": self.error,
                 "answer": self.answer.to_dict() if self.answer is not None else None,
                 "retrieved": [p.to_dict() for p in self.retrieved],
                 "sentences": [s.to_dict() for s in self.sentences],
@@ -102,7 +103,7 @@ class QuestionResult:
                         evidence=data.get("evidence") or [],
                         history=[(q, a) for q, a in data.get("history") or []],
                         reference_answer=data.get("reference_answer") or "", type=data.get("type") or "single",
-                        line=data.get("line") or 0, set=data.get("set") or "")
+                        line=data.get("line") or 0, set=data.get("set") or "", documents=data.get("documents"))
         answer = data.get("answer")
         return cls(item, answer_from_dict(answer) if answer else None,
                    [RetrievedPassage.from_dict(p) for p in data.get("retrieved") or []],

@@ -53,7 +53,7 @@ def run_pipeline(pipeline: Pipeline, items: Sequence[EvalItem], judge: Judge | N
     results = []
     for item in tqdm(items, desc=f"evaluating {pipeline.name}", unit="question", disable=not progress):
         try:
-            answer, passages = pipeline.trace(item.question, history=item.history or None)
+            answer, passages = pipeline.trace(item.question, history=item.history or None, documents=item.documents)
             texts = [p.text for p in passages]
             result = score_answer(item, answer, texts, judge, similarity)
             result.retrieved = [RetrievedPassage(i, p.source, str(p.metadata.get("path") or p.doc_id), p.start, p.end,
