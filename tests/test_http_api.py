@@ -4,7 +4,6 @@ is tested over real HTTP in test_http_api_server.py."""
 
 from __future__ import annotations
 
-import inspect
 import json
 import threading
 
@@ -89,15 +88,11 @@ def test_status_reads_a_missing_index_without_building_it(tmp_path, corpus_copy)
     assert not (tmp_path / "index" / "CURRENT").exists()
 
 
-def test_a_scope_is_passed_on_only_when_qa_can_scope_and_never_ignored():
+def test_a_scope_is_passed_on_and_an_empty_one_asks_the_whole_corpus():
     assert scope([]) == {}
-    if "documents" in inspect.signature(qa.Assistant.stream).parameters:
-        assert scope(["reports/*.pdf"]) == {"documents": ["reports/*.pdf"]}
-    else:
-        with pytest.raises(Exception) as refused:
-            scope(["reports/*.pdf"])
-        status, body, _ = error_response(refused.value)
-        assert status == 501 and body["error"] == "not_supported" and "leave documents empty" in body["message"]
+    assert scope(["reports/*.pdf"]) == {"documents": ["reports/*.pdf"]}
+    status, body, _ = error_response(qa.DocumentScopeError("no indexed document matches 'reports/*.pdf'"))
+    assert status == 400 and body["error"] == "unknown_documents" and "reports/*.pdf" in body["message"]
 
 
 @pytest.mark.parametrize(("error", "status", "code"), [

@@ -72,6 +72,17 @@ def test_an_answer_over_http_is_the_answer_of_the_python_api(served, assistant):
                                                      .to_dict())
 
 
+def test_a_scoped_question_cites_only_the_chosen_document_and_an_unknown_one_is_a_400(served):
+    url = served[0]
+    path = next(d["path"] for d in httpx.get(url + "/api/documents", timeout=60).json()["documents"])
+    answer = httpx.post(url + "/api/ask", json={"question": QUESTION, "documents": [path]}, timeout=120).json()
+    assert answer["documents"] == [path]
+    assert all(c["path"] == path for c in answer["citations"]), answer["citations"]
+    refused = httpx.post(url + "/api/ask", json={"question": QUESTION, "documents": ["no-such-*.pdf"]}, timeout=60)
+    assert refused.status_code == 400 and refused.json()["error"] == "unknown_documents"
+    assert "no-such-*.pdf" in refused.json()["message"]
+
+
 def test_a_follow_up_is_answered_from_its_history(served):
     history = [[QUESTION, "Qassem Soleimani commands the Quds Force [1]."]]
     answer = httpx.post(served[0] + "/api/ask", json={"question": "Was he wounded?", "history": history},
@@ -245,7 +256,7 @@ def test_the_chat_endpoint_works_with_gradio_client_and_its_own_defaults(served)
     app = Client(served[0] + "/", verbose=False)
     parameters = app.view_api(return_format="dict", print_info=False)["named_endpoints"]["/respond"]["parameters"]
     defaults = {p["parameter_name"]: p["parameter_default"] for p in parameters if p["parameter_has_default"]}
-    assert defaults == {"top_k": 5, "mode": "hybrid", "answerer": "auto"}
+    assert defaults == {"top_k": 5, "mode": "hybrid", "answerer": "auto", "documents": []}
     chat = app.predict(QUESTION, api_name="/respond")[0]             # the defaults: answerer "auto"
     follow_up = app.predict("How many Hezbollah fighters had died in Syria?", 3, "dense", "auto",
                             api_name="/respond")[0]

@@ -22,7 +22,6 @@ import base64
 import binascii
 import dataclasses
 import html
-import inspect
 import json
 import logging
 import math
@@ -54,7 +53,7 @@ MAX_DOCUMENTS = 1000           # patterns in one question's `documents`
 BUSY_RETRY_SECONDS = 5         # Retry-After for a busy index
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
                409: "ingest_running", 413: "too_large", 422: "invalid_request", 429: "too_many_attempts",
-               501: "not_supported", 503: "index_unavailable"}
+               503: "index_unavailable"}
 
 
 # Request and response bodies ---------------------------------------------------------------
@@ -186,15 +185,10 @@ def answerers(settings: qa.Settings) -> list[str]:
 
 # Documents: the one place that knows how the installed qa scopes a question --------------------
 def scope(documents: list[str]) -> dict[str, Any]:
-    """The keyword arguments that limit a question to `documents` (none for the whole corpus).
-    Scoping is issue 17's `documents=` on Assistant.ask/stream; a qa without it answers a scoped
-    request 501 rather than ignoring the scope."""
-    if not documents:
-        return {}
-    if "documents" not in inspect.signature(qa.Assistant.stream).parameters:
-        raise HTTPException(501, "this qa cannot limit a question to chosen documents yet (Assistant.stream "
-                                 "has no documents= parameter); leave documents empty to ask the whole corpus")
-    return {"documents": list(documents)}
+    """The keyword arguments that limit a question to `documents`: an empty list asks the whole
+    corpus (as the UI's empty selection does), patterns go to qa, which refuses one that matches
+    no document with a DocumentScopeError (400)."""
+    return {"documents": list(documents)} if documents else {}
 
 
 # Errors -----------------------------------------------------------------------------------
@@ -204,6 +198,8 @@ def _body(status: int, message: str, error: str | None = None) -> dict[str, str]
 
 def error_response(exc: BaseException) -> tuple[int, dict[str, str], dict[str, str]]:
     """(status, body, headers) for an error a handler raised; a user's error never becomes a 500."""
+    if isinstance(exc, qa.DocumentScopeError):
+        return 400, _body(400, str(exc), "unknown_documents"), {}
     if isinstance(exc, qa.QuestionError):
         return 400, _body(400, str(exc), "bad_question"), {}
     if isinstance(exc, qa.ConfigError):
@@ -338,7 +334,7 @@ def create_api(assistant: qa.Assistant, guard: LoginGuard | None = None) -> Fast
 
     # The bodies are what qa returns, sent as they are: the models document them (responses=)
     # and do not filter them (response_model=None), so a field qa adds is not dropped.
-    @router.post("/ask", response_model=None, responses={200: {"model": AnswerOut}, **_errors(400, 413, 422, 501, 503)},
+    @router.post("/ask", response_model=None, responses={200: {"model": AnswerOut}, **_errors(400, 413, 422, 503)},
                  summary="Answer a question")
     def ask(request: AskRequest) -> dict[str, Any]:
         """The answer with its citations, as `qa.ask(...).to_dict()`."""
@@ -350,7 +346,7 @@ def create_api(assistant: qa.Assistant, guard: LoginGuard | None = None) -> Fast
                                                  "description": "`event: draft` with `{\"text\": ...}` as the "
                                                  "answer grows, then `event: answer` with the Answer (or "
                                                  "`event: error` with an error body)."},
-                                           **_errors(400, 413, 422, 501, 503)},
+                                           **_errors(400, 413, 422, 503)},
                  summary="Answer a question, streamed as server-sent events")
     def ask_stream(request: AskRequest) -> StreamingResponse:
         """Server-sent events: a `draft` event each time the text grows (the whole text so far;
