@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
@@ -155,12 +156,21 @@ def runtime_of(embedder: Embedder) -> str | None:
     return "torch" if type(embedder).__name__ == "HuggingFaceEmbedding" else None
 
 
-@lru_cache(maxsize=8)
-def _onnx_embedder(cache_dir: Path):
+_onnx_sessions: dict[str, Embedder] = {}
+_onnx_lock = threading.Lock()
+
+
+def _onnx_embedder(cache_dir: Path) -> Embedder:
+    """The ONNX embedder of the export cached in cache_dir: one session per export key in a
+    process, however many index folders hold a copy."""
     from .onnx_embedding import OnnxEmbedder, cached_export
 
-    path = model_dir()
-    return OnnxEmbedder(cached_export(cache_dir, path, model_info()), path)
+    path = cached_export(cache_dir, model_dir(), model_info())
+    with _onnx_lock:
+        found = _onnx_sessions.get(path.parent.name)
+        if found is None:
+            found = _onnx_sessions[path.parent.name] = OnnxEmbedder(path, model_dir())
+    return found
 
 
 _warned: set[str] = set()

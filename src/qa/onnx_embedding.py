@@ -66,6 +66,9 @@ def export_dir(cache_dir: Path, key: dict[str, Any]) -> Path:
 
 
 _export_lock = threading.Lock()
+# Exports this process made or found, by folder name (the key): another index folder with the
+# same key gets a copy (a hard link where it can) instead of a new export.
+_known: dict[str, Path] = {}
 
 
 def cached_export(cache_dir: Path, model_dir: Path, model: dict[str, Any]) -> Path:
@@ -76,6 +79,7 @@ def cached_export(cache_dir: Path, model_dir: Path, model: dict[str, Any]) -> Pa
     folder = export_dir(cache_dir, key)
     path = folder / "model.onnx"
     if path.is_file():
+        _known.setdefault(folder.name, path)
         return path
     failed = folder / "export-failed.txt"
     if failed.is_file():
@@ -89,7 +93,11 @@ def cached_export(cache_dir: Path, model_dir: Path, model: dict[str, Any]) -> Pa
         staging = folder.parent / f".{folder.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
         staging.mkdir()
         try:
-            _export(model_dir, staging)
+            known = _known.get(folder.name)
+            if known is not None and known.is_file():
+                _link_or_copy(known, staging / "model.onnx")
+            else:
+                _export(model_dir, staging)
             (staging / "key.json").write_text(json.dumps(key, indent=2, sort_keys=True), encoding="utf-8")
             try:
                 os.replace(staging, folder)
@@ -103,7 +111,15 @@ def cached_export(cache_dir: Path, model_dir: Path, model: dict[str, Any]) -> Pa
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         _remove_other_exports(folder)
+        _known[folder.name] = path
     return path
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system
+        shutil.copyfile(source, target)
 
 
 def _remove_other_exports(keep: Path) -> None:

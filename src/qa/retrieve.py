@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Sequence
 
 from .config import Settings
-from .embedding import Embedder, as_llama_index
+from .embedding import Embedder
 from .errors import IndexUnavailable, StoreUnavailable
 from .lexicon import TermStatistics
+from .searchers import DenseSearch, KeywordSearch
 from .store import Store, close_client
 from .types import Passage
 
@@ -18,28 +19,10 @@ EXTRA_PASSAGES_PER_PART = 2
 RRF_K = 60.0
 
 
-class _MatchingOnly:
-    """BM25 returns its top k even when they share no word with the query; fusing those
-    zero-score chunks by rank would promote noise, so they are dropped here."""
-
-    def __new__(cls, inner):
-        from llama_index.core.retrievers import BaseRetriever
-
-        class MatchingOnly(BaseRetriever):
-            def _retrieve(self, query_bundle):
-                return [n for n in inner.retrieve(query_bundle) if (n.score or 0.0) > 0.0]
-
-        return MatchingOnly()
-
-
 class HybridRetriever:
     """Opens one index build and retrieves passages from it."""
 
     def __init__(self, build_dir: Path, embedder: Embedder, settings: Settings) -> None:
-        from llama_index.core import VectorStoreIndex
-        from llama_index.retrievers.bm25 import BM25Retriever
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
         self.build_dir = build_dir
         self.settings = settings
         self._embedder = embedder
@@ -61,11 +44,8 @@ class HybridRetriever:
                      if self._store.is_server else build_dir)
             raise IndexUnavailable(f"the index in {where} cannot be opened ({type(exc).__name__}: {exc}); "
                              f"rebuild it with: qa ingest --rebuild") from None
-        self._vector_index = VectorStoreIndex.from_vector_store(
-            ChromaVectorStore(chroma_collection=collection), embed_model=as_llama_index(embedder))
-        self._bm25 = None
-        if self.size:
-            self._bm25 = BM25Retriever.from_persist_dir(str(build_dir / "bm25"))
+        self._dense = DenseSearch(collection)
+        self._bm25 = KeywordSearch(build_dir / "bm25") if self.size else None
         self.terms = TermStatistics.load(build_dir / "terms.json", self.size, _titles(build_dir))
         self.idf = self.terms.idf
         self.in_corpus = self.terms.in_corpus
@@ -74,30 +54,28 @@ class HybridRetriever:
         close_client(self._client)
 
     # Retrieval ---------------------------------------------------------------------
-    def _retrievers(self, mode: str, candidates: int) -> dict:
+    def _search(self, query: str, embedding: list[float] | None, mode: str, candidates: int) -> dict[str, list]:
         found = {}
         if mode in ("hybrid", "dense"):
-            found["dense"] = self._vector_index.as_retriever(similarity_top_k=candidates)
+            if embedding is None:
+                embedding = list(self._embedder.get_query_embedding(query))
+            found["dense"] = self._dense.search(embedding, candidates)
         if mode in ("hybrid", "keyword") and self._bm25 is not None:
             # Shared by concurrent questions: only ever raised, the fusion trims to each one's k.
-            self._bm25.similarity_top_k = min(max(candidates, self._bm25.similarity_top_k), self.size)
-            found["keyword"] = _MatchingOnly(self._bm25)
+            self._bm25.k = min(max(candidates, self._bm25.k), self.size)
+            found["keyword"] = self._bm25.search(query, self._bm25.k)
         return found
 
     def retrieve(self, query: str, top_k: int | None = None, mode: str | None = None,
                  query_embedding: list[float] | None = None, candidates: int | None = None) -> list[Passage]:
-        from llama_index.core.schema import QueryBundle
-
         if not self.size:
             return []
         top_k = top_k or self.settings.top_k
         mode = mode or self.settings.retrieval_mode
         candidates = max(candidates or self.settings.candidates_per_retriever, top_k * 2)
-        bundle = QueryBundle(query_str=query, embedding=query_embedding)
         try:
             with self._store.errors():
-                ranked = {name: retriever.retrieve(bundle)
-                          for name, retriever in self._retrievers(mode, candidates).items()}
+                ranked = self._search(query, query_embedding, mode, candidates)
         except StoreUnavailable:
             self.broken = True
             raise
