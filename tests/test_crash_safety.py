@@ -278,7 +278,8 @@ def test_what_killed_writers_leave_behind_is_cleared_by_the_next_ingest_even_wit
     assert not report.changed and report.embedded == 0 and report.build == current.name
     # The current build and the newest older one (readers may still have it open) are kept.
     assert sorted(p.name for p in builds.iterdir()) == ["20000102T000000-00000002", current.name]
-    assert {p.name for p in root.iterdir()} == {"CURRENT", ".lock", "builds"}
+    # models/ is the cached ONNX export of the embedding model, kept across builds.
+    assert {p.name for p in root.iterdir()} - {"models"} == {"CURRENT", ".lock", "builds"}
     assert index.status()[0] == "current"
     verify(Assistant(small_copy).ask(AIRPORT))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -102,10 +103,15 @@ def test_the_export_is_made_once_and_again_when_its_key_changes(tmp_path, monkey
     assert onnx_embedding.cached_export(cache, model_dir(), model_info()) == first
     assert exports == [] and first.stat().st_mtime_ns == made
 
+    killed = cache / ".minilm-onnx-0123.999999999.abcd"  # an export whose process was killed
+    running = cache / f".minilm-onnx-0123.{os.getpid()}.abcd"  # one in progress
+    killed.mkdir()
+    running.mkdir()
     monkeypatch.setattr(onnx_embedding, "EXPORTER_VERSION", onnx_embedding.EXPORTER_VERSION + 1)
     second = onnx_embedding.cached_export(cache, model_dir(), model_info())
     assert len(exports) == 1 and second != first and second.read_bytes() == b"stand-in"
     assert not first.parent.exists(), "the export of the old key is removed"
+    assert not killed.exists() and running.exists()
     other_model = {**model_info(), "package_version": "9.9"}
     assert onnx_embedding.cached_export(cache, model_dir(), other_model).parent != second.parent
     assert len(exports) == 2
@@ -186,6 +192,4 @@ def test_qa_help_imports_almost_nothing():
 
 
 def _environ() -> dict[str, str]:
-    import os
-
     return dict(os.environ)

@@ -18,7 +18,7 @@ DEFAULT_INDEX = Path("index")
 RETRIEVAL_MODES = ("hybrid", "dense", "keyword")
 ANSWERERS = ("auto", "extractive", "llm")
 UNSUPPORTED = ("drop", "mark")
-EMBEDDING_RUNTIMES = ("auto", "onnx", "bf16", "torch")  # as in qa.embedding, which config does not import
+EMBEDDING_RUNTIMES = ("auto", "onnx", "bf16", "torch")  # what each does: qa/embedding.py
 # Settings a single question may override (qa.ask(q, top_k=8)). The others shape the index,
 # the store or the server, and are fixed when an Assistant is made.
 PER_CALL = frozenset({"top_k", "retrieval_mode", "candidates_per_retriever", "answerer", "max_answer_sentences",

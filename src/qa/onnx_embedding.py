@@ -88,6 +88,7 @@ def cached_export(cache_dir: Path, model_dir: Path, model: dict[str, Any]) -> Pa
         if path.is_file():
             return path
         folder.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(folder.parent)
         # Built in a folder of its own, then renamed into place: a process killed while exporting
         # leaves no half-written model, and two processes exporting at once both end with a whole one.
         staging = folder.parent / f".{folder.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
@@ -120,6 +121,18 @@ def _link_or_copy(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:  # another file system
         shutil.copyfile(source, target)
+
+
+def _remove_abandoned(cache_dir: Path) -> None:
+    """Staging folders of exports whose process was killed (.<key>.<pid>.<random>)."""
+    for staging in cache_dir.glob(".minilm-onnx-*"):
+        try:
+            pid = int(staging.name.split(".")[2])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(staging, ignore_errors=True)
+        except (ValueError, IndexError, PermissionError):
+            continue
 
 
 def _remove_other_exports(keep: Path) -> None:
