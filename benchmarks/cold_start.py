@@ -47,13 +47,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--index", type=Path, default=None,
                         help="index folder root (one sub-folder per runtime); default: a temporary folder")
-    parser.add_argument("--runtimes", default="auto,torch", help="embedding runtimes to time, comma-separated")
+    parser.add_argument("--runtimes", default="onnx,torch", help="embedding runtimes to time, comma-separated")
     args = parser.parse_args()
 
     from qa.assistant import Assistant
     from qa.config import Settings
-    from qa.embedding import resolve_runtime
-
     root = args.index or Path(tempfile.mkdtemp(prefix="qa-bench-cold-"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
            "QA_CORPUS_DIR": str(ROOT / "corpus"), "QA_PROGRESS": "false"}
@@ -72,8 +70,7 @@ def main() -> None:
             walls.append(wall)
             cpus.append(cpu)
             loaded = out.strip().splitlines()[-1]
-        shown = f"{runtime} = {resolve_runtime(runtime)}" if runtime == "auto" else runtime
-        name = f"cold start to the first answer ({shown})"
+        name = f"cold start to the first answer ({runtime}{', the default' if runtime == 'onnx' else ''})"
         rows.append((name, walls, cpus, loaded.removeprefix("loaded: ")))
     walls, cpus = [], []
     for _ in range(args.runs):

@@ -7,8 +7,8 @@ Each round times, in turn:
   - sentence-transformers directly, PyTorch fp32 (batches of 32, as ingest sends them) - the
     reference every cosine is measured against;
   - each runtime behind qa's Embedder seam (qa.embedding): torch, bf16, onnx;
-  - `qa ingest --rebuild` of the folder under the torch runtime and under the default (auto),
-    each into its own index under a temporary folder (the ONNX export is made before timing).
+  - `qa ingest --rebuild` of the folder under each runtime (onnx is the default), each into its
+    own index under a temporary folder (the ONNX export is made before timing).
 Rounds are interleaved, so a busy machine slows every runtime alike; the table gives the
 median of the rounds and the ratios are taken within each round, then their median.
 """
@@ -59,7 +59,7 @@ def main() -> None:
     import numpy as np
 
     from qa.config import Settings
-    from qa.embedding import cpu_has_bf16, document_embedder, load_embedder, resolve_runtime
+    from qa.embedding import cpu_has_bf16, document_embedder, load_embedder
     from qa.index import CorpusIndex
 
     texts = chunk_texts(args.corpus)
@@ -78,7 +78,7 @@ def main() -> None:
     embedders = {"torch": document_embedder(settings("torch", "torch")),
                  "bf16": document_embedder(settings("bf16", "bf16")),
                  "onnx": document_embedder(settings("onnx", "onnx"))}
-    default = resolve_runtime("auto")
+    default = Settings().embedding_runtime
     for embedder in (raw, *(e.get_text_embedding_batch for e in embedders.values())):
         embedder(texts[:8])  # warm: first-call allocations are not throughput
 
@@ -93,7 +93,7 @@ def main() -> None:
             speed.setdefault(f"qa embedder: {name}", []).append(rate)
             cosine[f"qa embedder: {name}"] = np.sum(vectors * reference, axis=1)
         if not args.no_ingest:
-            for runtime in ("torch", "auto"):
+            for runtime in ("torch", "onnx", "bf16"):
                 index = CorpusIndex(settings(runtime, f"ingest-{runtime}"))
                 report = index.ingest(rebuild=True)
                 speed.setdefault(f"qa ingest --rebuild: {runtime}", []).append(report.chunks / report.seconds)
@@ -107,7 +107,7 @@ def main() -> None:
 
     print(f"{len(texts)} chunks of {args.corpus} ({statistics.mean(len(t.split()) for t in texts):.0f} words on "
           f"average); {os.cpu_count()} cores; native bfloat16: {'yes' if cpu_has_bf16() else 'no'}; default "
-          f"runtime (auto) here: {default}; {args.rounds} rounds\n")
+          f"runtime: {default}; {args.rounds} rounds\n")
     print("| runtime | chunks/s (median) | rounds | cosine to PyTorch fp32 (min / mean) |")
     print("|---|---:|---|---|")
     for name, rates in speed.items():
@@ -116,11 +116,12 @@ def main() -> None:
         print(f"| {name} | {median(name):.1f} | {', '.join(f'{r:.1f}' for r in rates)} | {agreement} |")
     print()
     st, torch_embedder = "sentence-transformers, PyTorch fp32", "qa embedder: torch"
-    ingest_default, ingest_torch = "qa ingest --rebuild: auto", "qa ingest --rebuild: torch"
+    ingest_default, ingest_torch = f"qa ingest --rebuild: {default}", "qa ingest --rebuild: torch"
     print(f"- default embedder ({default}) ÷ the torch runtime: {ratio(f'qa embedder: {default}', torch_embedder)}")
-    print(f"- onnx ÷ torch runtime: {ratio('qa embedder: onnx', torch_embedder)}")
+    print(f"- bf16 ÷ the torch runtime: {ratio('qa embedder: bf16', torch_embedder)}")
     if not args.no_ingest:
-        print(f"- qa ingest, default ÷ torch runtime: {ratio(ingest_default, ingest_torch)}")
+        print(f"- qa ingest, default ({default}) ÷ torch runtime: {ratio(ingest_default, ingest_torch)}")
+        print(f"- qa ingest, bf16 ÷ torch runtime: {ratio('qa ingest --rebuild: bf16', ingest_torch)}")
         print(f"- qa ingest, default ÷ sentence-transformers directly: {ratio(ingest_default, st)}")
         print(f"- qa ingest, torch ÷ sentence-transformers directly: {ratio(ingest_torch, st)}")
 

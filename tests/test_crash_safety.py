@@ -167,7 +167,10 @@ def test_ingests_killed_at_random_moments_leave_an_index_that_answers_and_the_ne
     assert manifest["chunks"] == CorpusIndex(reference).manifest()["chunks"] == report.chunks
     # Nothing a killed writer left behind survives the ingest that follows it.
     root = Path(settings.index_dir)
-    assert {p.name for p in root.iterdir()} <= {"CURRENT", ".lock", "builds"}
+    assert {p.name for p in root.iterdir()} <= {"CURRENT", ".lock", "builds", "models"}
+    # models/ keeps the embedding model's ONNX export: whole, with no staging folder of a killed one.
+    exports = list((root / "models").iterdir()) if (root / "models").exists() else []
+    assert all(p.name.startswith("minilm-onnx-") and (p / "model.onnx").is_file() for p in exports), exports
     builds = [p.name for p in (root / "builds").iterdir()]
     assert not [b for b in builds if b.endswith(".partial")] and len(builds) <= 2, builds
 

@@ -69,7 +69,7 @@ def test_onnx_and_bf16_agree_with_pytorch_on_the_evaluation_questions_and_the_ch
     assert cosines([onnx.get_query_embedding(q) for q in questions], reference_q).min() >= 0.9999
     assert cosines(onnx.get_text_embedding_batch(chunks), reference_c).min() >= 0.9999
     if not cpu_has_bf16():
-        pytest.skip("this CPU has no native bfloat16: auto uses onnx, bf16 is not the default here")
+        pytest.skip("this CPU has no native bfloat16: bf16 would be emulated")
     bf16 = Bf16Embedder(torch_fp32._model)
     assert cosines([bf16.get_query_embedding(q) for q in questions], reference_q).min() >= 0.999
     assert cosines(bf16.get_text_embedding_batch(chunks), reference_c).min() >= 0.999
@@ -139,7 +139,7 @@ def test_a_failed_export_falls_back_to_pytorch_once_and_says_how_to_retry(tmp_pa
 
 def test_the_manifest_records_the_runtime_and_refuses_one_it_does_not_know(shipped, tmp_path):
     manifest = CorpusIndex(shipped).manifest()
-    assert manifest["embedding_runtimes"] == [resolve_runtime("auto")]
+    assert manifest["embedding_runtimes"] == ["onnx"]
     copy = tmp_path / "index"
     shutil.copytree(shipped.index_dir, copy, ignore=shutil.ignore_patterns("models"))
     settings = shipped.replace(index_dir=copy)
@@ -155,9 +155,11 @@ def test_the_manifest_records_the_runtime_and_refuses_one_it_does_not_know(shipp
 
 
 def test_an_unknown_runtime_setting_is_refused():
-    with pytest.raises(ConfigError, match="embedding_runtime='cuda'.*auto, onnx, bf16, torch"):
+    with pytest.raises(ConfigError, match="embedding_runtime='cuda'.*onnx, bf16, torch"):
         Settings(embedding_runtime="cuda")
-    assert resolve_runtime("auto") == ("bf16" if cpu_has_bf16() else "onnx")
+    with pytest.raises(ValueError, match="'auto' is not one of onnx, bf16, torch"):
+        resolve_runtime("auto")
+    assert Settings().embedding_runtime == "onnx"
 
 
 def test_bf16_needs_the_cpu_flag(tmp_path):

@@ -18,7 +18,7 @@ DEFAULT_INDEX = Path("index")
 RETRIEVAL_MODES = ("hybrid", "dense", "keyword")
 ANSWERERS = ("auto", "extractive", "llm")
 UNSUPPORTED = ("drop", "mark")
-EMBEDDING_RUNTIMES = ("auto", "onnx", "bf16", "torch")  # what each does: qa/embedding.py
+EMBEDDING_RUNTIMES = ("onnx", "bf16", "torch")  # what each does: qa/embedding.py
 # Settings a single question may override (qa.ask(q, top_k=8)). The others shape the index,
 # the store or the server, and are fixed when an Assistant is made.
 PER_CALL = frozenset({"top_k", "retrieval_mode", "candidates_per_retriever", "answerer", "max_answer_sentences",
@@ -65,10 +65,10 @@ class Settings:
     abstain_threshold: float | None = None
     max_question_chars: int = 2000
     # Ingest
-    # What runs the embedding model (qa/embedding.py): auto (bf16 for documents where the CPU has
-    # native bfloat16, else onnx; questions always in ONNX Runtime), onnx, bf16, or torch (PyTorch
-    # fp32 for both, the path before ONNX). All give the same vectors to cosine >= 0.999.
-    embedding_runtime: str = "auto"
+    # What runs the embedding model (qa/embedding.py): onnx (ONNX Runtime fp32 for documents and
+    # questions), bf16 (documents in PyTorch under bfloat16 autocast, questions in ONNX Runtime), or
+    # torch (PyTorch fp32 for both, the path before ONNX). All agree to cosine >= 0.999.
+    embedding_runtime: str = "onnx"
     auto_ingest: bool = True
     progress: bool = True
     max_upload_bytes: int = 5_000_000

@@ -80,6 +80,7 @@ def cached_export(cache_dir: Path, model_dir: Path, model: dict[str, Any]) -> Pa
     path = folder / "model.onnx"
     if path.is_file():
         _known.setdefault(folder.name, path)
+        _remove_abandoned(folder.parent)
         return path
     failed = folder / "export-failed.txt"
     if failed.is_file():
@@ -87,33 +88,47 @@ def cached_export(cache_dir: Path, model_dir: Path, model: dict[str, Any]) -> Pa
     with _export_lock:
         if path.is_file():
             return path
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        _remove_abandoned(folder.parent)
-        # Built in a folder of its own, then renamed into place: a process killed while exporting
-        # leaves no half-written model, and two processes exporting at once both end with a whole one.
-        staging = folder.parent / f".{folder.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
-        staging.mkdir()
         try:
-            known = _known.get(folder.name)
-            if known is not None and known.is_file():
-                _link_or_copy(known, staging / "model.onnx")
-            else:
-                _export(model_dir, staging)
-            (staging / "key.json").write_text(json.dumps(key, indent=2, sort_keys=True), encoding="utf-8")
-            try:
-                os.replace(staging, folder)
-            except OSError:  # another process put its export there first
-                if not path.is_file():
-                    raise
+            _make(folder, model_dir, key)
         except ExportFailed as exc:
-            folder.mkdir(parents=True, exist_ok=True)
-            failed.write_text(f"{exc}\n", encoding="utf-8")
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                failed.write_text(f"{exc}\n", encoding="utf-8")
+            except OSError:  # a folder qa cannot write: the next process tries again
+                pass
             raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         _remove_other_exports(folder)
         _known[folder.name] = path
     return path
+
+
+def _make(folder: Path, model_dir: Path, key: dict[str, Any]) -> None:
+    """Export (or link this process's export of the same key) into a staging folder, then rename
+    it into place: a process killed while exporting leaves no half-written model, and of two
+    processes exporting at once, each ends with a whole one."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(folder.parent)
+        staging = folder.parent / f".{folder.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+    except OSError as exc:
+        raise ExportFailed(f"the ONNX export cannot be written in {folder.parent} ({exc})") from None
+    try:
+        known = _known.get(folder.name)
+        if known is not None and known.is_file():
+            _link_or_copy(known, staging / "model.onnx")
+        else:
+            _export(model_dir, staging)
+        (staging / "key.json").write_text(json.dumps(key, indent=2, sort_keys=True), encoding="utf-8")
+        try:
+            os.replace(staging, folder)
+        except OSError:
+            if not (folder / "model.onnx").is_file():  # not another process's export, there first
+                raise
+    except OSError as exc:
+        raise ExportFailed(f"the ONNX export could not be saved in {folder.parent} ({exc})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
