@@ -70,6 +70,8 @@ calibrate: ingest
 
 bench: ingest
 	$(BIN)/python benchmarks/latency.py
+	$(BIN)/python benchmarks/cold_start.py
+	$(BIN)/python benchmarks/embedding.py
 
 # The scale benchmark's large corpus: Debian's documentation packages, installed with apt-get
 # when missing (about 470 MB installed). The script converts them into bench-data/, builds

@@ -167,7 +167,10 @@ def test_ingests_killed_at_random_moments_leave_an_index_that_answers_and_the_ne
     assert manifest["chunks"] == CorpusIndex(reference).manifest()["chunks"] == report.chunks
     # Nothing a killed writer left behind survives the ingest that follows it.
     root = Path(settings.index_dir)
-    assert {p.name for p in root.iterdir()} <= {"CURRENT", ".lock", "builds"}
+    assert {p.name for p in root.iterdir()} <= {"CURRENT", ".lock", "builds", "models"}
+    # models/ keeps the embedding model's ONNX export: whole, with no staging folder of a killed one.
+    exports = list((root / "models").iterdir()) if (root / "models").exists() else []
+    assert all(p.name.startswith("minilm-onnx-") and (p / "model.onnx").is_file() for p in exports), exports
     builds = [p.name for p in (root / "builds").iterdir()]
     assert not [b for b in builds if b.endswith(".partial")] and len(builds) <= 2, builds
 
@@ -278,7 +281,8 @@ def test_what_killed_writers_leave_behind_is_cleared_by_the_next_ingest_even_wit
     assert not report.changed and report.embedded == 0 and report.build == current.name
     # The current build and the newest older one (readers may still have it open) are kept.
     assert sorted(p.name for p in builds.iterdir()) == ["20000102T000000-00000002", current.name]
-    assert {p.name for p in root.iterdir()} == {"CURRENT", ".lock", "builds"}
+    # models/ is the cached ONNX export of the embedding model, kept across builds.
+    assert {p.name for p in root.iterdir()} - {"models"} == {"CURRENT", ".lock", "builds"}
     assert index.status()[0] == "current"
     verify(Assistant(small_copy).ask(AIRPORT))
 

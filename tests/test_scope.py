@@ -222,13 +222,13 @@ def test_a_language_model_is_shown_only_the_chosen_documents_passages(shipped):
 
 
 def test_a_scope_of_most_documents_is_filtered_by_those_left_out(assistant):
-    from qa.retrieve import _document_filter
+    from qa.retrieve import document_where
 
     retriever = assistant.retriever()
     every = retriever.documents
     most = [d for d in every if d != GUARDIAN]
-    assert _document_filter(most, every).filters[0].operator == "nin"
-    assert _document_filter(most[:2], every).filters[0].operator == "in"
+    assert document_where(most, every) == {"doc_id": {"$nin": [GUARDIAN]}}
+    assert document_where(most[:2], every) == {"doc_id": {"$in": sorted(most[:2])}}
     for mode in ("dense", "hybrid"):
         found = retriever.retrieve(HEZBOLLAH, top_k=10, mode=mode, candidates=20, documents=most,
                                    query_embedding=assistant._query_vector(HEZBOLLAH).tolist())

@@ -164,9 +164,9 @@ class Assistant:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            from .embedding import load_embedder
+            from .embedding import question_embedder
 
-            self._embedder = load_embedder()
+            self._embedder = question_embedder(self.settings)
             self._vectors = _VectorCache(self._embedder)
         return self._embedder
 
@@ -232,6 +232,11 @@ class Assistant:
             raise IndexUnavailable(f"no index in {self.settings.index_dir}; build it with: qa ingest")
         stale = self._retriever is None or self._retriever.build_dir != build or self._retriever.broken
         if force or stale:
+            from .embedding import runtime_mismatch
+
+            mismatch = runtime_mismatch(self.index.manifest(build), self.embedder)
+            if mismatch:
+                raise IndexUnavailable(mismatch)
             # The old retriever is not closed here: a question may still be using it. Its
             # Chroma client is released when the last reference goes. A broken one (its Chroma
             # server stopped answering) is replaced on the next question, which reconnects.

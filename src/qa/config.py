@@ -18,6 +18,7 @@ DEFAULT_INDEX = Path("index")
 RETRIEVAL_MODES = ("hybrid", "dense", "keyword")
 ANSWERERS = ("auto", "extractive", "llm")
 UNSUPPORTED = ("drop", "mark")
+EMBEDDING_RUNTIMES = ("onnx", "bf16", "torch")  # what each does: qa/embedding.py
 # Settings a single question may override (qa.ask(q, top_k=8)). The others shape the index,
 # the store or the server, and are fixed when an Assistant is made.
 PER_CALL = frozenset({"top_k", "retrieval_mode", "candidates_per_retriever", "answerer", "max_answer_sentences",
@@ -64,6 +65,10 @@ class Settings:
     abstain_threshold: float | None = None
     max_question_chars: int = 2000
     # Ingest
+    # What runs the embedding model (qa/embedding.py): onnx (ONNX Runtime fp32 for documents and
+    # questions), bf16 (documents in PyTorch under bfloat16 autocast, questions in ONNX Runtime), or
+    # torch (PyTorch fp32 for both, the path before ONNX). All agree to cosine >= 0.999.
+    embedding_runtime: str = "onnx"
     auto_ingest: bool = True
     progress: bool = True
     max_upload_bytes: int = 5_000_000
@@ -100,6 +105,9 @@ class Settings:
         if self.llm.strip() and self.llm.split(":", 1)[0].lower() not in ("llamacpp", "openai", "ollama"):
             raise ConfigError(f"llm={self.llm!r} is not understood; use llamacpp:/path/model.gguf, "
                               f"llamacpp:smollm2, openai:<model> or ollama:<model>")
+        if self.embedding_runtime not in EMBEDDING_RUNTIMES:
+            raise ConfigError(f"embedding_runtime={self.embedding_runtime!r} is not one of "
+                              f"{', '.join(EMBEDDING_RUNTIMES)} (QA_EMBEDDING_RUNTIME or embedding_runtime in qa.toml)")
         if self.unsupported not in UNSUPPORTED:
             raise ConfigError(f"unsupported={self.unsupported!r} is not one of {', '.join(UNSUPPORTED)}")
         if self.llm_timeout <= 0:
@@ -231,4 +239,4 @@ def load_settings(config_file: Path | None = None, environ: Mapping[str, str] | 
 
 
 __all__ = ["Settings", "ConfigError", "load_settings", "derived_index_dir", "RETRIEVAL_MODES", "ANSWERERS",
-           "UNSUPPORTED", "PER_CALL"]
+           "UNSUPPORTED", "PER_CALL", "EMBEDDING_RUNTIMES"]

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterator
 from .chunking import Chunk, chunk_document
 from .config import ConfigError, Settings
 from .corpus import Document, SkippedFile, corpus_files, load_corpus, source_label
+from .embedding import vectors_record
 from .errors import IndexBusy, IndexUnavailable, StoreUnavailable
 from .store import LOCAL_COLLECTION, Store, local_client
 
@@ -39,7 +40,7 @@ MANIFEST_FORMAT = 6  # raise whenever what ingest stores changes: older indexes 
 KEPT_WARNING = 0.9
 COLLECTION = LOCAL_COLLECTION
 _VERSIONED = ("llama-index-core", "llama-index-vector-stores-chroma", "llama-index-retrievers-bm25",
-              "chromadb", "tiktoken", "sentence-transformers", "torch")
+              "chromadb", "tiktoken", "sentence-transformers", "torch", "onnxruntime")
 # Node metadata embedded with a chunk, as header lines above its text (when not empty); the
 # rest only the UI and citations need.
 _HEADER_KEYS = ("title", "section", "table_header")
@@ -361,6 +362,7 @@ class CorpusIndex:
                             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                             "collection": self.store.collection_name(name), "store": self.store.record(name),
                             "chunks": report.chunks, "files": files, **self._corpus_records(),
+                            "embedding_runtimes": vectors_record(manifest, self.settings, report.embedded > 0),
                             "skipped": _skipped_entries(self.corpus_dir, report.skipped)}
             _write_json(staging / "manifest.json", new_manifest)
             final = self.builds_dir / name
@@ -416,9 +418,9 @@ class CorpusIndex:
     def _embed(self, nodes: list) -> None:
         if not nodes:
             return
-        from .embedding import load_embedder
+        from .embedding import document_embedder
 
-        embedder = load_embedder()
+        embedder = document_embedder(self.settings)
         texts = [embed_text(n) for n in nodes]
         batch = 32
         bar = None

@@ -56,10 +56,14 @@ def _stemmer():
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
     """NLTK's English stopwords as shipped inside llama-index-core (no download), plus bm25s's."""
-    import llama_index.core as core
+    from importlib.util import find_spec
+
     from bm25s.stopwords import STOPWORDS_EN
 
-    shipped = Path(core.__file__).parent / "_static" / "nltk_cache" / "corpora" / "stopwords" / "english"
+    # Found, not imported: importing llama_index.core takes about a second.
+    core = find_spec("llama_index.core")
+    folder = Path(core.origin).parent if core and core.origin else Path()
+    shipped = folder / "_static" / "nltk_cache" / "corpora" / "stopwords" / "english"
     words = set(shipped.read_text(encoding="utf-8").split()) if shipped.is_file() else set()
     return frozenset(words | set(STOPWORDS_EN) | _QUESTION_WORDS)
 

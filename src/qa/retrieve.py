@@ -1,6 +1,5 @@
 """Hybrid retrieval: dense (Chroma) and BM25 keyword retrievers fused by reciprocal rank,
-overlapping chunks of one document merged into a single passage. A question scoped to some
-documents is filtered inside both retrievers, before they rank (see HybridRetriever.retrieve)."""
+overlapping chunks of one document merged into a single passage."""
 
 from __future__ import annotations
 
@@ -8,12 +7,11 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
 from .config import Settings
-from .embedding import Embedder, as_llama_index
+from .embedding import Embedder
 from .errors import IndexUnavailable, StoreUnavailable
 from .lexicon import TermStatistics
+from .searchers import DenseSearch, KeywordSearch
 from .store import Store, close_client
 from .types import Passage
 
@@ -21,31 +19,10 @@ EXTRA_PASSAGES_PER_PART = 2
 RRF_K = 60.0
 
 
-class _MatchingOnly:
-    """BM25 returns its top k even when they share no word with the query; fusing those
-    zero-score chunks by rank would promote noise, so they are dropped here. The best `limit`
-    are kept: the shared retriever may have been raised to more for an earlier question, and
-    one question's candidates must not change the next one's fusion."""
-
-    def __new__(cls, inner, limit: int):
-        from llama_index.core.retrievers import BaseRetriever
-
-        class MatchingOnly(BaseRetriever):
-            def _retrieve(self, query_bundle):
-                found = [n for n in inner.retrieve(query_bundle) if (n.score or 0.0) > 0.0]
-                return sorted(found, key=lambda n: n.score or 0.0, reverse=True)[:limit]
-
-        return MatchingOnly()
-
-
 class HybridRetriever:
     """Opens one index build and retrieves passages from it."""
 
     def __init__(self, build_dir: Path, embedder: Embedder, settings: Settings) -> None:
-        from llama_index.core import VectorStoreIndex
-        from llama_index.retrievers.bm25 import BM25Retriever
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
         self.build_dir = build_dir
         self.settings = settings
         self._embedder = embedder
@@ -67,15 +44,11 @@ class HybridRetriever:
                      if self._store.is_server else build_dir)
             raise IndexUnavailable(f"the index in {where} cannot be opened ({type(exc).__name__}: {exc}); "
                              f"rebuild it with: qa ingest --rebuild") from None
-        self._vector_index = VectorStoreIndex.from_vector_store(
-            ChromaVectorStore(chroma_collection=collection), embed_model=as_llama_index(embedder))
-        self._bm25 = None
-        if self.size:
-            self._bm25 = BM25Retriever.from_persist_dir(str(build_dir / "bm25"))
+        self._dense = DenseSearch(collection)
+        self._bm25 = KeywordSearch(build_dir / "bm25") if self.size else None
         files = _manifest_files(build_dir)
         # The build's documents (corpus-relative paths), which a question's scope is resolved against.
         self.documents: list[str] = sorted(files)
-        self._row_documents: np.ndarray | None = None  # BM25 row -> position in self.documents
         self.terms = TermStatistics.load(build_dir / "terms.json", self.size, _titles(files))
         self.idf = self.terms.idf
         self.in_corpus = self.terms.in_corpus
@@ -84,56 +57,35 @@ class HybridRetriever:
         close_client(self._client)
 
     # Retrieval ---------------------------------------------------------------------
-    def _retrievers(self, mode: str, candidates: int, documents: Sequence[str] | None = None) -> dict:
+    def _search(self, query: str, embedding: list[float] | None, mode: str, candidates: int,
+                documents: Sequence[str] | None = None) -> dict[str, list]:
+        """Each retriever's best `candidates` chunks; with `documents`, only chunks of those are
+        ranked (Chroma's where= and a BM25 weight mask), so a scoped question gets the best of
+        its documents, not the corpus's best filtered down."""
         found = {}
         if mode in ("hybrid", "dense"):
-            found["dense"] = self._vector_index.as_retriever(similarity_top_k=candidates,
-                                                             filters=_document_filter(documents, self.documents))
+            if embedding is None:
+                embedding = list(self._embedder.get_query_embedding(query))
+            found["dense"] = self._dense.search(embedding, candidates, where=document_where(documents, self.documents))
         if mode in ("hybrid", "keyword") and self._bm25 is not None:
-            if documents is not None:
-                found["keyword"] = _MatchingOnly(self._scoped_keyword(documents, candidates), candidates)
-            else:
-                # Shared by concurrent questions: only ever raised, the fusion trims to each one's k.
-                self._bm25.similarity_top_k = min(max(candidates, self._bm25.similarity_top_k), self.size)
-                found["keyword"] = _MatchingOnly(self._bm25, candidates)
+            found["keyword"] = self._bm25.search(query, candidates, documents=documents)
         return found
-
-    def _scoped_keyword(self, documents: Sequence[str], candidates: int) -> Any:
-        """A BM25 retriever over the same index (nothing is copied) whose weight mask scores the
-        chunks of other documents 0, so that its top k are the best chunks of `documents`, not
-        the corpus's top k filtered down. Made per question: the shared one is not changed."""
-        from llama_index.retrievers.bm25 import BM25Retriever
-
-        if self._row_documents is None:
-            position = {doc_id: n for n, doc_id in enumerate(self.documents)}
-            self._row_documents = np.array([position.get(str(row.get("doc_id")), -1) for row in self._bm25.corpus],
-                                           dtype=np.int64)
-        wanted = set(documents)
-        chosen = np.array([n for n, doc_id in enumerate(self.documents) if doc_id in wanted], dtype=np.int64)
-        mask = np.isin(self._row_documents, chosen).astype(np.int8).tolist()
-        return BM25Retriever(existing_bm25=self._bm25.bm25, similarity_top_k=min(candidates, self.size),
-                             corpus_weight_mask=mask)
 
     def retrieve(self, query: str, top_k: int | None = None, mode: str | None = None,
                  query_embedding: list[float] | None = None, candidates: int | None = None,
                  documents: Sequence[str] | None = None) -> list[Passage]:
         """The best passages for a query. With `documents` (corpus-relative paths, as resolved
         by qa.scope), only chunks of those documents are ranked, in both retrievers."""
-        from llama_index.core.schema import QueryBundle
-
         if not self.size:
             return []
         top_k = top_k or self.settings.top_k
         mode = mode or self.settings.retrieval_mode
         candidates = max(candidates or self.settings.candidates_per_retriever, top_k * 2)
-        if documents is not None and len(set(documents)) == len(self.documents) and set(documents) == set(
-                self.documents):
+        if documents is not None and set(documents) == set(self.documents):
             documents = None  # every document: no filter to apply
-        bundle = QueryBundle(query_str=query, embedding=query_embedding)
         try:
             with self._store.errors():
-                ranked = {name: retriever.retrieve(bundle)
-                          for name, retriever in self._retrievers(mode, candidates, documents).items()}
+                ranked = self._search(query, query_embedding, mode, candidates, documents)
         except StoreUnavailable:
             self.broken = True
             raise
@@ -169,20 +121,17 @@ def _titles(files: dict[str, Any]) -> list[str]:
     return [str(entry.get("title", "")) for entry in files.values() if isinstance(entry, dict) and entry.get("title")]
 
 
-def _document_filter(documents: Sequence[str] | None, every: Sequence[str] = ()) -> Any:
-    """The dense retriever's filter on a chunk's document (its "doc_id" metadata, the
-    corpus-relative path); Chroma applies it as where={"doc_id": {"$in": [...]}} in the search
-    itself, so the k nearest chunks are the k nearest of those documents. A scope of most of
-    `every` document is written as the shorter list of those left out ($nin)."""
+def document_where(documents: Sequence[str] | None, every: Sequence[str] = ()) -> dict[str, Any] | None:
+    """Chroma's where= on a chunk's document (its "doc_id" metadata, the corpus-relative path):
+    applied in the search itself, so the k nearest chunks are the k nearest of those documents.
+    A scope of most of `every` document is written as the shorter list of those left out."""
     if documents is None:
         return None
-    from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters
-
     chosen = set(documents)
     others = [doc_id for doc_id in every if doc_id not in chosen]
     if others and len(others) < len(chosen):
-        return MetadataFilters(filters=[MetadataFilter(key="doc_id", value=others, operator=FilterOperator.NIN)])
-    return MetadataFilters(filters=[MetadataFilter(key="doc_id", value=sorted(chosen), operator=FilterOperator.IN)])
+        return {"doc_id": {"$nin": others}}
+    return {"doc_id": {"$in": sorted(chosen)}}
 
 
 def fuse(ranked: dict[str, list]) -> list[tuple[object, dict[str, float]]]:
