@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -10,7 +11,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pytest
@@ -143,3 +146,31 @@ def start_app(root: Path, corpus: Path | None = None, **env: str) -> tuple[subpr
 def stop(process: subprocess.Popen) -> None:
     process.terminate()
     process.wait(timeout=30)
+
+
+@contextmanager
+def index_lock_held(corpus: Path, index_dir: Path) -> Iterator[subprocess.Popen]:
+    """Another process holding the index's write lock (as a running `qa ingest` does) until
+    the block ends; yields that process (its pid is in the refusal's message)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys\nfrom qa.config import Settings\nfrom qa.index import CorpusIndex\n"
+         "index = CorpusIndex(Settings(corpus_dir=sys.argv[1], index_dir=sys.argv[2], progress=False))\n"
+         "with index._write_lock():\n    print('locked', flush=True)\n    sys.stdin.read()\n",
+         str(corpus), str(index_dir)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield holder
+    finally:
+        holder.stdin.close()
+        holder.wait(60)
+
+
+def sse_events(stream: str) -> list[tuple[str, dict]]:
+    """(event name, data) of each server-sent event, as a client reads them."""
+    parsed = []
+    for block in stream.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        parsed.append((fields["event"], json.loads(fields["data"])))
+    return parsed

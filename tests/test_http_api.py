@@ -4,12 +4,12 @@ is tested over real HTTP in test_http_api_server.py."""
 
 from __future__ import annotations
 
-import json
 import threading
 
 import pytest
 from conftest import settings_for
 from fastapi.testclient import TestClient
+from helpers import sse_events
 
 import qa
 from qa.assistant import Assistant
@@ -20,13 +20,6 @@ QUESTION = "How many IRGC deaths were announced after the operation began on Jan
 SUPPORTED_REPLY = "Since Jan. 31 the IRGC has announced at least 42 fatalities [1]."
 
 
-def events(stream: str) -> list[tuple[str, dict]]:
-    """(event name, data) of each server-sent event."""
-    parsed = []
-    for block in stream.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines())
-        parsed.append((fields["event"], json.loads(fields["data"])))
-    return parsed
 
 
 def test_a_language_model_draft_streams_token_by_token_then_the_checked_answer(shipped):
@@ -36,7 +29,7 @@ def test_a_language_model_draft_streams_token_by_token_then_the_checked_answer(s
     with TestClient(create_api(bot)) as client:
         response = client.post("/api/ask/stream", json={"question": QUESTION})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
-    received = events(response.text)
+    received = sse_events(response.text)
     names = [name for name, _ in received]
     assert names[-1] == "answer" and set(names[:-1]) == {"draft"} and len(names) >= 6
     drafts = [data["text"] for _, data in received[:-1]]

@@ -15,7 +15,7 @@ import sys
 import httpx
 import pytest
 from conftest import REPO
-from helpers import FIVE, start_app, stop
+from helpers import FIVE, index_lock_held, sse_events, start_app, stop
 
 pytestmark = pytest.mark.slow
 USER, PASSWORD = "reader", "s3cret"
@@ -40,13 +40,6 @@ def guarded(tmp_path_factory):
     stop(process)
 
 
-def events(stream: str) -> list[tuple[str, dict]]:
-    """(event name, data) of each server-sent event, as a client reads them."""
-    parsed = []
-    for block in stream.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines())
-        parsed.append((fields["event"], json.loads(fields["data"])))
-    return parsed
 
 
 def stream(url: str, body: dict, **kwargs) -> tuple[httpx.Response, str]:
@@ -95,7 +88,7 @@ def test_the_stream_sends_growing_drafts_then_the_answer(served):
     url = served[0]
     response, text = stream(url, {"question": QUESTION})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
-    received = events(text)
+    received = sse_events(text)
     assert [name for name, _ in received[:-1]] == ["draft"] * (len(received) - 1) and received[-1][0] == "answer"
     drafts, answer = [data["text"] for _, data in received[:-1]], received[-1][1]
     assert len(drafts) >= 2      # this answer has several sentences: they come one by one
@@ -188,24 +181,13 @@ def test_ingest_adds_a_new_file_and_refuses_while_another_process_ingests(served
     answer = httpx.post(url + "/api/ask", json={"question": "How many camels did the quartermaster count at "
                                                             "the Palmyra depot?"}, timeout=120).json()
     assert "forty-two camels" in answer["text"] and answer["citations"][0]["path"] == "api-note.txt"
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys\nfrom qa.config import Settings\nfrom qa.index import CorpusIndex\n"
-         "index = CorpusIndex(Settings(corpus_dir=sys.argv[1], index_dir=sys.argv[2], progress=False))\n"
-         "with index._write_lock():\n    print('locked', flush=True)\n    sys.stdin.read()\n",
-         str(corpus), str(root / "index")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with index_lock_held(corpus, root / "index") as holder:
         refused = httpx.post(url + "/api/ingest", json={"rebuild": True}, timeout=60)
         assert refused.status_code == 409 and refused.headers["retry-after"] == "5"
         assert refused.json() == {"error": "ingest_running", "message": f"another ingest (pid {holder.pid}) is "
                                   f"updating {root / 'index'}; wait for it to finish and try again"}
         # Questions are still answered from the current index meanwhile.
         assert httpx.post(url + "/api/ask", json={"question": QUESTION}, timeout=120).status_code == 200
-    finally:
-        holder.stdin.close()
-        holder.wait(60)
     assert httpx.post(url + "/api/ingest", json={}, timeout=300).json()["unchanged"]
 
 
@@ -237,7 +219,7 @@ def test_the_readme_curl_examples_work(served):
         assert done.returncode == 0, done.stderr
         outputs.append(done.stdout)
     assert json.loads(outputs[0])["citations"]
-    assert events(outputs[1])[-1][0] == "answer" and events(outputs[1])[-1][1]["citations"]
+    assert sse_events(outputs[1])[-1][0] == "answer" and sse_events(outputs[1])[-1][1]["citations"]
 
 
 def test_the_python_streaming_example_of_the_reference_works(served):
@@ -322,6 +304,6 @@ def test_without_an_index_the_api_answers_503_until_ingested_through_it(guarded)
     answer = httpx.post(url + "/api/ask", json={"question": QUESTION}, auth=auth, timeout=120).json()
     assert answer["citations"] and not answer["abstained"]
     response, text = stream(url, {"question": QUESTION}, auth=auth)
-    name, streamed = events(text)[-1]
+    name, streamed = sse_events(text)[-1]
     assert response.status_code == 200 and name == "answer" and without_timings(streamed) == without_timings(answer)
     assert httpx.get(url + "/api/status", auth=auth, timeout=30).json()["index"]["state"] == "current"

@@ -7,14 +7,12 @@ only for what is stable while the answerer's wording changes: citations, abstent
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from helpers import start_app, stop
+from helpers import index_lock_held, start_app, stop
 
 pytestmark = pytest.mark.slow
 LIMIT = 300_000            # QA_MAX_UPLOAD_BYTES for the shared app: small, so tests send little
@@ -117,23 +115,12 @@ def test_simultaneous_uploads_each_wait_their_turn_and_then_succeed(served, tmp_
 
 def test_an_ingest_in_another_process_still_gets_the_clear_message(served, tmp_path):
     url, corpus, root = served
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys\nfrom qa.config import Settings\nfrom qa.index import CorpusIndex\n"
-         "index = CorpusIndex(Settings(corpus_dir=sys.argv[1], index_dir=sys.argv[2], progress=False))\n"
-         "with index._write_lock():\n    print('locked', flush=True)\n    sys.stdin.read()\n",
-         str(corpus), str(root / "index")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with index_lock_held(corpus, root / "index") as holder:
         source = tmp_path / "blocked.txt"
         source.write_text("Blocked note\n\nThe blocked note mentions seven iron gates.\n", encoding="utf-8")
         message = upload(url, source)
         assert f"another ingest (pid {holder.pid})" in message.replace("\\", ""), message
         assert not (corpus / "blocked.txt").exists()
-    finally:
-        holder.stdin.close()
-        holder.wait(60)
 
 
 # 5. The history: kept on the server, bounded; a question is not echoed whole -----------------
