@@ -89,6 +89,15 @@ def test_conflicting_troop_numbers_cite_both_sides(assistant):
     _assert_every_sentence_cited(answer)
 
 
+def test_figures_for_different_things_are_not_a_disagreement(assistant):
+    # "At least 1,600 killed before the conquest of east Aleppo" and "dozens killed in the
+    # attack" count different things: both may be quoted, and no disagreement is claimed.
+    answer = assistant.ask("How many Hezbollah fighters had died in Syria?")
+    assert not answer.conflict and not answer.text.startswith("Sources disagree")
+    assert "1,600" in answer.text
+    _assert_every_sentence_cited(answer)
+
+
 def test_followup_is_resolved_from_history(assistant):
     history = [("Who commands the Quds Force?", "Qassem Soleimani commands the Quds Force.")]
     answer = assistant.ask("Was he wounded?", history=history)

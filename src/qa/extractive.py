@@ -159,6 +159,13 @@ def _figures_conflict(a: Candidate, b: Candidate, question: str) -> bool:
     figures_a, figures_b = quantities(a.text) - asked, quantities(b.text) - asked
     if not figures_a or not figures_b or figures_a & figures_b:
         return False
+    # Beyond the question's own words, the two must say something in common about what they
+    # count ("the number of troops ... amassing" / "their numbers had built"): "1,600 killed
+    # before the conquest of east Aleppo" and "dozens killed in the attack" share nothing else,
+    # and count different things.
+    asked_terms = set(terms(question))
+    if not (set(terms(a.text)) - asked_terms) & (set(terms(b.text)) - asked_terms):
+        return False
     return all(mentions_head(question, " ".join(_window_text(c))) and
                c.features.get("lexical", 0.0) >= CONFLICT_COVERAGE for c in (a, b))
 
